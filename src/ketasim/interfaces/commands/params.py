@@ -1,0 +1,30 @@
+"""``ketasim params``: every model parameter with value, unit, source and status."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ketasim.interfaces.cli import app
+from ketasim.parameters import all_parameters
+
+
+@app.command("params")
+def params_command(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    layer: str = typer.Option("", help="Only parameters whose layer starts with this (e.g. 'synapses', 'exposure')."),
+) -> None:
+    """Print every model parameter: value, unit, source and status (literature / calibrated / assumed)."""
+    rows = [p for p in all_parameters() if p.layer.startswith(layer)]
+    if as_json:
+        typer.echo(json.dumps([p.__dict__ for p in rows], indent=2, default=list))
+        return
+    table = Table(title="ketasim parameters", show_lines=False)
+    for col in ("layer", "name", "value", "unit", "status", "source"):
+        table.add_column(col, overflow="fold")
+    for p in rows:
+        table.add_row(p.layer, p.name, f"{p.value:.4g}", p.unit, p.status, p.source)
+    Console(width=200).print(table)

@@ -1,0 +1,1 @@
+"""Plasticity layer: trigger signal, tolerance, labile and mature synapses, set point, reinforcement."""

@@ -1,0 +1,1 @@
+"""Receptor layer: NMDA occupancy from effect-site concentrations."""

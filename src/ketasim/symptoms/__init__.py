@@ -1,0 +1,1 @@
+"""Symptoms layer: MADRS from the model states, other rating scales, dissociation."""
