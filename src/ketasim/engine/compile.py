@@ -7,7 +7,7 @@ inputs, the session jumps, the life events, the patient's trait deficit and init
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -83,10 +83,15 @@ class CompiledPlan:
         return self.c0[k] + np.sum(self.c1[k] * np.exp(self.lam[None, :] * tau), axis=1)
 
 
-def expand_doses(doses: tuple[Dose, ...]) -> list[DoseInput]:
-    """Doses as PK inputs in hours; an intranasal dose becomes one bolus per device."""
+def expand_doses(doses: tuple[Dose, ...], weight_kg: float) -> list[DoseInput]:
+    """Doses as PK inputs in hours; an intranasal dose becomes one bolus per device.
+
+    A dose written in mg/kg is recomputed for ``weight_kg`` (virtual patients differ in weight).
+    """
     out: list[DoseInput] = []
     for d in doses:
+        if d.mg_per_kg is not None:
+            d = replace(d, amount_mg=d.mg_per_kg * weight_kg)
         t0 = d.day * HOURS_PER_DAY
         if d.route == "intranasal" and d.devices > 1:
             for i in range(d.devices):
@@ -120,7 +125,7 @@ def compile_plan(plan: Plan, params: np.ndarray, *, pk_variability: PKVariabilit
                  extra_breakpoints_h: tuple[float, ...] = (), t_switch_h: float = 0.0) -> CompiledPlan:
     """Compile ``plan`` with the response parameter vector ``params``."""
     horizon_h = plan.horizon_days * HOURS_PER_DAY
-    doses = expand_doses(plan.doses)
+    doses = expand_doses(plan.doses, plan.patient.weight_kg)
     pk = None
     if doses:
         drug_model = pk_model_name(plan)
