@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ketasim.errors import PlanError
 from ketasim.parameters import Parameter
 
 MW_KETAMINE = 237.73  # g/mol
@@ -263,12 +264,18 @@ DEFAULT_MODEL = {
 }
 
 
+class UnknownPKNameError(PlanError, KeyError):
+    """An unknown PK model or route: a user error (a :class:`PlanError`) that is also a ``KeyError``."""
+
+    __str__ = Exception.__str__
+
+
 def get_model(name: str) -> PKModel:
     """The PK model called ``name``; the error lists the names allowed."""
     try:
         return PK_MODELS[name]
     except KeyError:
-        raise KeyError(f"unknown PK model {name!r}; allowed: {', '.join(PK_MODELS)}") from None
+        raise UnknownPKNameError("pk_models", name, f"one of {', '.join(PK_MODELS)}") from None
 
 
 def all_pk_parameters() -> list[Parameter]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ketasim.exposure.models import Absorption, PKModel
+from ketasim.exposure.models import Absorption, PKModel, UnknownPKNameError
 
 REFERENCE_WEIGHT_KG = 70.0
 
@@ -57,8 +57,8 @@ class PKSystem:
         try:
             vecs = self._inputs[route]
         except KeyError:
-            raise KeyError(f"route {route!r} is not available in PK model {self.model.name!r}; "
-                           f"allowed: {', '.join(self.model.routes)}") from None
+            raise UnknownPKNameError("route", route, f"a route of PK model {self.model.name!r}: "
+                                     f"{', '.join(self.model.routes)}") from None
         return vecs[min(device, vecs.shape[0] - 1)]
 
 
@@ -76,8 +76,7 @@ def build_system(model: PKModel, weight_kg: float, routes: Sequence[str] | None 
     routes = tuple(routes) if routes is not None else tuple(model.routes)
     for r in routes:
         if r not in model.routes:
-            raise KeyError(f"route {r!r} is not available in PK model {model.name!r}; "
-                           f"allowed: {', '.join(model.routes)}")
+            raise UnknownPKNameError("route", r, f"a route of PK model {model.name!r}: {', '.join(model.routes)}")
     fv = (weight_kg / REFERENCE_WEIGHT_KG) * v_factor
     fc = (weight_kg / REFERENCE_WEIGHT_KG) ** 0.75 * cl_factor
 
