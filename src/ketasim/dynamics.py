@@ -20,7 +20,7 @@ import numpy as np
 from ketasim.parameters import IDX
 from ketasim.plasticity.reinforcement import reinforcement
 from ketasim.plasticity.setpoint import d_coping, set_point
-from ketasim.plasticity.synapses import d_labile, d_mature
+from ketasim.plasticity.synapses import d_labile, d_mature, maturation
 from ketasim.plasticity.trigger import d_tolerance, d_trigger
 from ketasim.receptor.occupancy import occupancy
 
@@ -36,7 +36,7 @@ ALL_ON = np.ones(4)
 _k_G, _k_T_on, _k_T_off = IDX["k_G"], IDX["k_T_on"], IDX["k_T_off"]
 _k_D_on, _k_D_off = IDX["k_D_on"], IDX["k_D_off"]
 _k_form, _k_prune, _k_mat = IDX["k_form"], IDX["k_prune"], IDX["k_mat"]
-_rho_p, _rho_m, _k_hom = IDX["rho_p"], IDX["rho_m"], IDX["k_hom"]
+_rho_p, _rho_m, _k_hom, _mu_G = IDX["rho_p"], IDX["rho_m"], IDX["k_hom"], IDX["mu_G"]
 _beta, _gamma, _eta, _xi, _k_C = IDX["beta"], IDX["gamma_lifestyle"], IDX["eta"], IDX["xi"], IDX["k_C"]
 _tau_S, _w_t, _w_l = IDX["tau_session"], IDX["w_therapy"], IDX["w_lifestyle"]
 _k_AD, _tau_E = IDX["k_antidepressant"], IDX["tau_neurostim"]
@@ -55,8 +55,9 @@ def rhs(y: np.ndarray, p: np.ndarray, s: float, load: float, lifestyle: float, a
     dy[SG] = d_trigger(O, G, T, p[_k_G], switches[SW_TOLERANCE])
     dy[ST] = d_tolerance(O, T, p[_k_T_on], p[_k_T_off])
     dy[SD] = d_tolerance(O, D, p[_k_D_on], p[_k_D_off])
-    dy[SN] = d_labile(N, M, G + E, R, p[_k_form], k_prune, p[_k_mat], p[_rho_p], p[_rho_m])
-    dy[SM] = d_mature(N, M, M_star, R, p[_k_mat], p[_rho_m], p[_k_hom] * switches[SW_HOMEOSTASIS])
+    mat = maturation(N, G, R, p[_k_mat], p[_rho_m], p[_mu_G])
+    dy[SN] = d_labile(N, M, G + E, R, mat, p[_k_form], k_prune, p[_rho_p])
+    dy[SM] = d_mature(M, M_star, mat, p[_k_hom] * switches[SW_HOMEOSTASIS])
     dy[SC] = d_coping(C, S, N, p[_eta], p[_xi], p[_k_C])
     dy[SS] = -S / p[_tau_S]
     dy[SE] = -E / p[_tau_E]

@@ -172,10 +172,14 @@ def compile_plan(plan: Plan, params: np.ndarray, *, pk_variability: PKVariabilit
         c0 = np.zeros(K)
 
     seg_life = np.zeros(K)
+    life0 = 0.0
     for lp in plan.lifestyle:
         on = (mids >= lp.start_day * HOURS_PER_DAY) & (mids < lp.end_day * HOURS_PER_DAY)
         seg_life[on] += lp.level
+        if lp.start_day < 0 < lp.end_day:
+            life0 += lp.level
     seg_life = np.minimum(seg_life, 1.0)
+    life0 = min(life0, 1.0)
     seg_ad = np.zeros(K)
     jump_S = np.zeros(K)
     jump_E = np.zeros(K)
@@ -186,7 +190,7 @@ def compile_plan(plan: Plan, params: np.ndarray, *, pk_variability: PKVariabilit
         if tr.kind == "antidepressant":
             end = np.inf if tr.end_day is None else tr.end_day * HOURS_PER_DAY
             seg_ad[(mids >= tr.start_day * HOURS_PER_DAY) & (mids < end)] = 1.0
-            ad_at_start |= tr.start_day <= 0 < (np.inf if tr.end_day is None else tr.end_day)
+            ad_at_start |= tr.start_day < 0 < (np.inf if tr.end_day is None else tr.end_day)
         else:
             g = params[IDX["g_ect"]] if tr.kind == "ect" else params[IDX["g_tms"]]
             for s in tr.session_days:
@@ -200,10 +204,10 @@ def compile_plan(plan: Plan, params: np.ndarray, *, pk_variability: PKVariabilit
 
     load0 = plan.patient.chronic_load + float(np.sum(ev_amp[ev_t <= 0] * np.exp(ev_t[ev_t <= 0] / ev_tau[ev_t <= 0])))
     A0 = params[IDX["a_antidepressant"]] if ad_at_start else 0.0
-    life0 = float(seg_life[0]) if K else 0.0
     beta = params[IDX["beta"]]
     gamma = params[IDX["gamma_lifestyle"]]
-    # Baseline severity is the untreated steady state under the starting load, lifestyle and medication.
+    # Baseline severity is the steady state before day 0: under the load at day 0, and the lifestyle and
+    # medication that began before day 0 (those starting on day 0 or later are part of the treatment).
     d_trait = trait_deficit(plan.patient.baseline_madrs, load0, params[IDX["madrs_floor"]], params[IDX["kappa"]],
                             beta) + gamma * life0 + A0
     if d_trait < 0:

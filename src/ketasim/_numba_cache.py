@@ -1,0 +1,28 @@
+"""Keep numba's on-disk cache consistent with the source of every compiled function.
+
+numba keys a cached function on its own file only: if ``dynamics.py`` changes, the cached
+``integrate_one`` (in another file) would silently keep the old equations. We key the whole
+cache directory on a hash of every ketasim module that uses numba, so any change to any of
+them recompiles everything. A user-set ``NUMBA_CACHE_DIR`` is respected as the parent folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+def configure() -> None:
+    import numba
+
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_bytes()
+        if b"numba" in text:
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(text)
+    base = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache")), "ketasim", "numba")
+    numba.config.CACHE_DIR = os.path.join(base, digest.hexdigest()[:16])
