@@ -1,0 +1,256 @@
+"""The individual posterior: the calibrated population as prior, the patient's own scores as data.
+
+Importance sampling over prior particles (``prior.py``), in at most two stages:
+
+1. Draw ``N`` particles from the prior (the baseline coordinate from a proposal centred on the
+   patient's untreated score), simulate them all through the history in one batched call
+   (``particles.py``), and weight each by the likelihood of the observed scores.
+2. If the effective sample size ``ESS = 1 / sum w_i^2`` is below ``ess_target``, draw ``N``
+   more from a kernel density of the weighted stage-1 particles (Gaussian kernels in the
+   latent space, covariance ``h^2 Sigma_w``) mixed with the stage-1 proposal, simulate and
+   weight them; all particles are then weighted by the *deterministic mixture* rule
+
+       w_i  propto  p(z_i) L(z_i) / [(N_1 q_1(z_i) + N_2 q_2(z_i)) / (N_1 + N_2)]
+
+   which is an unbiased importance-sampling estimator for any mixture of proposals.
+
+Observation model: a score on scale ``s`` is the scale's linking of the latent MADRS plus
+Gaussian measurement error (``SCALES[s].noise_sd``), rounded to whole points and clipped to
+the range (``ketasim.symptoms.scales.observe``); the likelihood of an integer score inside the
+range is the Gaussian density, at the range limits the censored tail probability.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import log_ndtr, logsumexp
+
+from ketasim.dosing.plan import Patient, Plan
+from ketasim.errors import PlanError
+from ketasim.parameters import IDX
+from ketasim.planning.history import PatientHistory
+from ketasim.planning.particles import Particles, simulate_particles
+from ketasim.planning.prior import PopulationPrior
+from ketasim.symptoms.scales import get_scale, madrs_to, to_madrs
+
+DEFAULT_PARTICLES = 2000
+DEFAULT_ESS_TARGET = 200.0
+DEFENSIVE_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class Observations:
+    """The scores of a history as arrays: plan day, scale key, value, noise SD."""
+
+    day: np.ndarray
+    scale: tuple[str, ...]
+    value: np.ndarray
+    noise_sd: np.ndarray
+
+    @staticmethod
+    def of(history: PatientHistory) -> Observations:
+        s = history.scores
+        return Observations(day=np.array([history.day_of(e.when) for e in s]), scale=tuple(e.scale for e in s),
+                            value=np.array([e.value for e in s], dtype=float),
+                            noise_sd=np.array([get_scale(e.scale).noise_sd.value for e in s]))
+
+    def __len__(self) -> int:
+        return int(self.day.size)
+
+
+def score_log_likelihood(madrs_latent: np.ndarray, obs: Observations, extra_sd: float = 0.0) -> np.ndarray:
+    """Log-likelihood (N,) of the observed scores given each particle's latent MADRS at the score times (N x n_obs)."""
+    n = madrs_latent.shape[0]
+    ll = np.zeros(n)
+    for j in range(len(obs)):
+        spec = get_scale(obs.scale[j])
+        mu = madrs_to(obs.scale[j], madrs_latent[:, j])
+        sd = math.hypot(obs.noise_sd[j], extra_sd)
+        y = obs.value[j]
+        lo, hi = spec.range
+        if y <= lo:
+            ll += log_ndtr((lo + 0.5 - mu) / sd)
+        elif y >= hi:
+            ll += log_ndtr((mu - (hi - 0.5)) / sd)
+        else:
+            ll += -0.5 * ((y - mu) / sd) ** 2 - math.log(sd * math.sqrt(2 * math.pi))
+    ll[~np.isfinite(ll)] = -np.inf
+    return ll
+
+
+def history_plan(history: PatientHistory, *, include_planned: bool = False, horizon_days: float | None = None,
+                 extra_doses=(), extra_therapy_days=()) -> Plan:
+    """The plan the particles run: the history's doses, sessions, treatments and life-event days."""
+    patient = Patient(weight_kg=history.weight_kg, life_events=history.life_events(), age=history.age)
+    return history.to_plan(patient, include_planned=include_planned, horizon_days=horizon_days,
+                           extra_doses=extra_doses, extra_therapy_days=extra_therapy_days)
+
+
+def known_events(history: PatientHistory) -> list[tuple[float | None, float | None]]:
+    return [(e.value, e.fade_days) for e in history.of_kind("life_event")]
+
+
+def _log_std_normal(z: np.ndarray) -> np.ndarray:
+    return -0.5 * np.sum(z * z, axis=1) - 0.5 * z.shape[1] * math.log(2 * math.pi)
+
+
+@dataclass
+class IndividualPosterior:
+    """Weighted particles for one patient (``weights`` sum to 1) and how they were obtained."""
+
+    history: PatientHistory
+    prior: PopulationPrior
+    particles: Particles
+    weights: np.ndarray
+    log_likelihood: np.ndarray
+    ess: float
+    n_simulated: int
+    stages: int
+
+    def resample(self, n: int, rng: np.random.Generator) -> tuple[Particles, np.ndarray]:
+        """``n`` particles drawn by systematic resampling, and their source indices."""
+        idx = systematic_resample(self.weights, n, rng)
+        return self.particles.take(idx), idx
+
+    def quantiles(self, name: str, qs=(0.05, 0.5, 0.95)) -> np.ndarray:
+        """Weighted quantiles of a response parameter or attribute (``chronic_load``, ``baseline_madrs``, ...)."""
+        return weighted_quantile(self.values(name), self.weights, qs)
+
+    def values(self, name: str) -> np.ndarray:
+        if name in IDX:
+            return self.particles.params[:, IDX[name]]
+        if name.startswith("event_amp"):
+            return self.particles.event_amp[:, int(name.rsplit("_", 1)[-1]) if name[-1].isdigit() else 0]
+        return np.asarray(getattr(self.particles, name))
+
+    def summary(self) -> list[dict[str, float | str]]:
+        """Prior vs posterior 5/50/95% of every attribute the prior varies."""
+        names = [*self.prior.response_names, "chronic_load", "baseline_madrs"]
+        names += [f"event_amp_{e}" for e in range(self.particles.event_amp.shape[1])]
+        rows = []
+        flat = np.full(len(self.particles), 1.0 / len(self.particles))
+        for nm in names:
+            v = self.values(nm)
+            pq = weighted_quantile(v, flat, (0.05, 0.5, 0.95))
+            q = weighted_quantile(v, self.weights, (0.05, 0.5, 0.95))
+            rows.append({"name": nm, "prior_median": pq[1], "q05": q[0], "median": q[1], "q95": q[2]})
+        return rows
+
+
+def systematic_resample(w: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``n`` draws by systematic resampling of normalised weights ``w``."""
+    c = np.cumsum(w)
+    c[-1] = 1.0
+    u = (rng.random() + np.arange(n)) / n
+    return np.searchsorted(c, u)
+
+
+def weighted_quantile(x: np.ndarray, w: np.ndarray, qs) -> np.ndarray:
+    """Quantiles of ``x`` under normalised weights ``w`` (inverse of the weighted CDF, midpoint rule)."""
+    x = np.asarray(x, dtype=float)
+    order = np.argsort(x)
+    xs, ws = x[order], np.asarray(w, dtype=float)[order]
+    keep = ws > 0
+    xs, ws = xs[keep], ws[keep]
+    if xs.size == 0:
+        return np.full(len(qs), np.nan)
+    cdf = np.cumsum(ws) - 0.5 * ws
+    cdf /= ws.sum()
+    return np.interp(np.asarray(qs, dtype=float), cdf, xs)
+
+
+def _normalise(logw: np.ndarray) -> tuple[np.ndarray, float]:
+    if not np.any(np.isfinite(logw)):
+        raise PlanError("scores", "all of them", "scores that at least one virtual patient of the population can "
+                        "reproduce (check the scale and the dates of the scores and doses)")
+    w = np.exp(logw - logsumexp(logw))
+    return w, float(1.0 / np.sum(w * w))
+
+
+def fit_posterior(history: PatientHistory, prior: PopulationPrior | None = None, *,
+                  n_particles: int = DEFAULT_PARTICLES, ess_target: float = DEFAULT_ESS_TARGET, seed: int = 0,
+                  extra_sd: float = 0.0, n_pk_clusters: int = 8, max_stages: int = 2) -> IndividualPosterior:
+    """Posterior over the patient's hidden attributes given their scores (see the module docstring)."""
+    prior = prior or PopulationPrior()
+    rng = np.random.default_rng(seed)
+    obs = Observations.of(history)
+    E = len(history.of_kind("life_event"))
+    known = known_events(history)
+    plan = history_plan(history, include_planned=False)
+    plan = Plan(**{**plan.__dict__, "horizon_days": float(math.ceil(max(plan.horizon_days, obs.day.max() + 1e-6)))})
+    d = prior.dim(E)
+    ib = prior.baseline_index
+
+    # Stage-1 proposal: prior, except the baseline coordinate centred on the untreated score.
+    base_ev = history.baseline_score()
+    b_mu, b_sd = 0.0, 1.0
+    if base_ev is not None:
+        m_obs = float(to_madrs(base_ev.scale, base_ev.value))
+        spec = get_scale(base_ev.scale)
+        slope = float(np.gradient(to_madrs(base_ev.scale, np.array([base_ev.value - 1, base_ev.value,
+                                                                    base_ev.value + 1])))[1])
+        b_mu = prior.baseline_z(m_obs)
+        b_sd = min(1.0, 2.0 * spec.noise_sd.value * max(slope, 0.5) / prior.baseline_sd)
+
+    def log_q1(z: np.ndarray) -> np.ndarray:
+        zz = z.copy()
+        zz[:, ib] = (z[:, ib] - b_mu) / b_sd
+        return _log_std_normal(zz) - math.log(b_sd)
+
+    def run(z: np.ndarray) -> tuple[Particles, np.ndarray]:
+        parts = prior.transform(z, E, known)
+        m, valid = simulate_particles(plan, parts, obs.day, n_pk_clusters=n_pk_clusters, rtol=1e-4, atol=1e-7)
+        ll = np.full(len(parts), -np.inf)
+        ll[valid] = score_log_likelihood(m[valid], obs, extra_sd)
+        return parts, ll
+
+    z1 = prior.sample_latent(n_particles, E, rng)
+    z1[:, ib] = b_mu + b_sd * z1[:, ib]
+    parts1, ll1 = run(z1)
+    logp1 = _log_std_normal(z1)
+    w1, ess1 = _normalise(logp1 + ll1 - log_q1(z1))
+    if ess1 >= ess_target or max_stages < 2:
+        return IndividualPosterior(history, prior, parts1, w1, ll1, ess1, n_particles, 1)
+
+    # Stage 2: kernel density of the weighted stage-1 particles, with a defensive share of q1.
+    keep = w1 > 1e-12 * w1.max()
+    centres, cw = z1[keep], w1[keep] / w1[keep].sum()
+    mean = cw @ centres
+    cov = (centres - mean).T @ ((centres - mean) * cw[:, None]) + 1e-6 * np.eye(d)
+    h = (4.0 / ((d + 2) * max(ess1, 2.0))) ** (1.0 / (d + 4))
+    h = float(np.clip(h, 0.3, 1.0))
+    chol = np.linalg.cholesky(h * h * cov)
+    n_def = int(round(DEFENSIVE_FRACTION * n_particles))
+    n_ker = n_particles - n_def
+    pick = systematic_resample(cw, n_ker, rng)
+    z2k = centres[pick] + rng.standard_normal((n_ker, d)) @ chol.T
+    z2d = rng.standard_normal((n_def, d))
+    z2d[:, ib] = b_mu + b_sd * z2d[:, ib]
+    z2 = np.vstack([z2k, z2d])
+    parts2, ll2 = run(z2)
+
+    inv = np.linalg.inv(chol)
+    log_det = float(np.sum(np.log(np.diag(chol))))
+
+    def log_kde(z: np.ndarray) -> np.ndarray:
+        out = np.empty(z.shape[0])
+        a = centres @ inv.T
+        for s in range(0, z.shape[0], 512):
+            b = z[s:s + 512] @ inv.T
+            d2 = np.sum(b * b, axis=1)[:, None] + np.sum(a * a, axis=1)[None, :] - 2.0 * b @ a.T
+            out[s:s + 512] = logsumexp(-0.5 * np.maximum(d2, 0.0) + np.log(cw)[None, :], axis=1)
+        return out - log_det - 0.5 * d * math.log(2 * math.pi)
+
+    def log_q2(z: np.ndarray) -> np.ndarray:
+        return np.logaddexp(math.log(1 - DEFENSIVE_FRACTION) + log_kde(z), math.log(DEFENSIVE_FRACTION) + log_q1(z))
+
+    z = np.vstack([z1, z2])
+    n1, n2 = z1.shape[0], z2.shape[0]
+    log_mix = np.logaddexp(math.log(n1) + log_q1(z), math.log(n2) + log_q2(z)) - math.log(n1 + n2)
+    ll = np.concatenate([ll1, ll2])
+    w, ess = _normalise(_log_std_normal(z) + ll - log_mix)
+    parts = Particles.concat([parts1, parts2])
+    return IndividualPosterior(history, prior, parts, w, ll, ess, n1 + n2, 2)
