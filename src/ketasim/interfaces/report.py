@@ -306,12 +306,15 @@ def _set_point_drivers(ax: Axes, traj: Trajectory) -> None:
 def _symptoms(ax: Axes, traj: Trajectory) -> None:
     plan = traj.plan
     tab = traj.table
+    from ketasim.outcomes.summary import default_remission_threshold
+
     base = traj.baseline_madrs
     x = _dates(plan, tab["day"])
     response = 0.5 * base
-    ax.axhspan(0, REMISSION_MADRS, color="#2E7D32", alpha=0.16, lw=0)
-    if response > REMISSION_MADRS:
-        ax.axhspan(REMISSION_MADRS, response, color="#8BC34A", alpha=0.13, lw=0)
+    remission = default_remission_threshold(plan)
+    ax.axhspan(0, remission, color="#2E7D32", alpha=0.16, lw=0)
+    if response > remission:
+        ax.axhspan(remission, response, color="#8BC34A", alpha=0.13, lw=0)
     ax.axhline(base, color="#888888", lw=0.9, ls="--")
     ax.axhline(RELAPSE_MADRS, color="#C0392B", lw=0.8, ls=":")
     ax.plot(x, tab["madrs"], color=MOOD, lw=1.7, label="MADRS")
@@ -329,10 +332,10 @@ def _symptoms(ax: Axes, traj: Trajectory) -> None:
     _legend_beside(ax, handles, [h.get_label() for h in handles])
     # The bands are labelled in the right margin, level with the bands themselves.
     trans = ax.get_yaxis_transform()
-    ax.text(1.012, REMISSION_MADRS / 2, f"remission band\n(MADRS \u2264 {REMISSION_MADRS:g})", transform=trans,
+    ax.text(1.012, remission / 2, f"remission band\n(MADRS \u2264 {remission:g})", transform=trans,
             fontsize=7.5, color="#1B5E20", va="center", ha="left")
-    if response > REMISSION_MADRS + 2:
-        ax.text(1.012, (REMISSION_MADRS + response) / 2,
+    if response > remission + 2:
+        ax.text(1.012, (remission + response) / 2,
                 f"response band\n(\u2264 {response:g}: 50% of baseline)", transform=trans, fontsize=7.5,
                 color="#33691E", va="center", ha="left")
 
@@ -496,3 +499,53 @@ def plot_comparison(groups: Sequence[tuple[str, Sequence[tuple[str, Trajectory]]
     plt.close(fig)
     return path
 
+
+
+def _yes_no(x: bool | None) -> str:
+    return "n/a" if x is None else ("yes" if x else "no")
+
+
+def _at(entry: dict) -> str:
+    if not entry or entry.get("madrs") is None:
+        return "n/a"
+    return (f"MADRS {entry['madrs']:.1f} on {entry['date']} (response {_yes_no(entry['response'])}, "
+            f"remission {_yes_no(entry['remission'])})")
+
+
+def _relapse(entry: dict) -> str:
+    if entry.get("relapsed") is None:
+        return "n/a (no induction dose)"
+    if not entry["relapsed"]:
+        return "none within the horizon"
+    return f"{entry['date']} ({entry['days_after_last_induction_dose']:g} days after the last induction dose)"
+
+
+def outcome_rows(summary: dict) -> list[tuple[str, str]]:
+    """Key outcomes of :func:`ketasim.outcomes.summarize` as (label, text) rows for people."""
+    rows = [("Baseline MADRS", f"{summary['baseline_madrs']:g}")]
+    if summary.get("madrs_24h_after_first_dose") is not None:
+        rows.append(("24 h after the first dose",
+                     f"MADRS {summary['madrs_24h_after_first_dose']:.1f} ({summary['change_24h']:+.1f})"))
+    rows.append(("End of induction (24 h after the last induction dose)", _at(summary.get("end_of_induction", {}))))
+    if summary.get("madrs_min") is not None:
+        rows.append(("Lowest MADRS", f"{summary['madrs_min']:.1f} on {summary['madrs_min_date']}"))
+    rows.append(("Relapse (SUSTAIN-1: MADRS \u2265 22 at two weekly visits)",
+                 _relapse(summary.get("relapse_sustain1", {}))))
+    rows.append(("Loss of response (< 50% drop from baseline)", _relapse(summary.get("relapse_loss_of_response", {}))))
+    rows.append((f"Days in remission ({summary.get('remission_rule', 'MADRS <= 10')})",
+                 f"{summary['days_in_remission']:g} of {summary['horizon_days']:g} "
+                 f"({100 * summary['fraction_of_time_in_remission']:.0f}%)"))
+    rows.append(("Mean MADRS over the plan", f"{summary['mean_madrs']:.1f}"))
+    end = summary.get("end", {})
+    if end.get("madrs") is not None:
+        others = ", ".join(f"{k.upper().replace('_', '-')} {end[k]:.1f}" for k in ("hdrs17", "phq9", "qids_sr16")
+                           if end.get(k) is not None)
+        rows.append((f"End of plan ({end['date']})", f"MADRS {end['madrs']:.1f}" + (f"; {others}" if others else "")))
+    iv = summary.get("interventions", {})
+    if iv:
+        parts = [f"{iv.get('induction_doses', 0)} induction + {iv.get('maintenance_doses', 0)} maintenance doses"]
+        for key, label in (("therapy_sessions", "psychotherapy"), ("ect_sessions", "ECT"), ("tms_sessions", "TMS")):
+            if iv.get(key):
+                parts.append(f"{iv[key]} {label}")
+        rows.append(("Interventions", ", ".join(parts) + f" (total {iv.get('total', 0)})"))
+    return rows
