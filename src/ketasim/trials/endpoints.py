@@ -1,0 +1,146 @@
+"""Trial endpoints computed from visit scores the way the papers computed them.
+
+Response, remission and relapse are those of ``ketasim.outcomes`` (the same definitions as a single
+simulation); this module adds what a trial report needs: each ``*_estimate`` returns an
+:class:`Estimate`: the value, its Monte-Carlo interval (95%, from the number of virtual patients
+behind it) and that number.
+
+Kaplan-Meier medians and probabilities use lifelines' ``KaplanMeierFitter``; hazard ratios lifelines'
+``CoxPHFitter`` with the arm as the only covariate.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A simulated figure with its 95% Monte-Carlo interval and the number of virtual patients behind it."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+
+
+NAN_ESTIMATE = Estimate(float("nan"), float("nan"), float("nan"), 0)
+
+
+def proportion_estimate(flags: np.ndarray, *, percent: bool = True) -> Estimate:
+    """Share of True with a Wilson 95% interval; NaN without patients."""
+    x = np.asarray(flags, dtype=bool).ravel()
+    n = x.size
+    if n == 0:
+        return NAN_ESTIMATE
+    p = float(x.mean())
+    denom = 1.0 + Z95**2 / n
+    centre = (p + Z95**2 / (2 * n)) / denom
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / denom
+    k = 100.0 if percent else 1.0
+    return Estimate(k * p, k * max(0.0, centre - half), k * min(1.0, centre + half), n)
+
+
+def mean_estimate(values: np.ndarray) -> Estimate:
+    """Mean with a normal 95% interval; NaN without values."""
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return NAN_ESTIMATE
+    m = float(v.mean())
+    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else float("nan")
+    return Estimate(m, m - Z95 * se, m + Z95 * se, int(v.size))
+
+
+def median_estimate(values: np.ndarray, rng: np.random.Generator | None = None, n_boot: int = 200) -> Estimate:
+    """Median with a bootstrap 95% interval (seeded)."""
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return NAN_ESTIMATE
+    rng = rng or np.random.default_rng(0)
+    boots = np.median(v[rng.integers(0, v.size, size=(n_boot, v.size))], axis=1)
+    return Estimate(float(np.median(v)), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5)),
+                    int(v.size))
+
+
+def relapse_durations(relapse_day: np.ndarray, start_day: float,
+                      censor_day: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(days from ``start_day``, event flag) from relapse days (``inf`` = none, as ``ketasim.outcomes``).
+
+    A relapse after a patient's ``censor_day`` counts as censored at that day.
+    """
+    day = np.asarray(relapse_day, dtype=float)
+    censor = np.broadcast_to(np.asarray(censor_day, dtype=float), day.shape)
+    event = day <= censor
+    t = np.where(event, day, censor) - start_day
+    return np.maximum(t, 0.0), event
+
+
+def _km(durations: np.ndarray, events: np.ndarray):
+    from lifelines import KaplanMeierFitter
+
+    km = KaplanMeierFitter()
+    km.fit(durations, event_observed=events)
+    return km
+
+
+def km_median_estimate(durations: np.ndarray, events: np.ndarray, scale: float = 1.0) -> Estimate:
+    """Kaplan-Meier median (in days / ``scale``) with lifelines' 95% interval; NaN when not reached."""
+    d = np.asarray(durations, dtype=float)
+    e = np.asarray(events, dtype=bool)
+    if d.size == 0:
+        return NAN_ESTIMATE
+    from lifelines.utils import median_survival_times
+
+    km = _km(d, e)
+    med = float(km.median_survival_time_)
+    ci = median_survival_times(km.confidence_interval_).to_numpy().ravel()
+    lo, hi = (float(ci[0]), float(ci[1])) if ci.size == 2 else (float("nan"), float("nan"))
+    def per_unit(x: float) -> float:
+        return x / scale if math.isfinite(x) else float("nan")
+
+    return Estimate(per_unit(med), per_unit(lo), per_unit(hi), int(d.size))
+
+
+def km_probability_estimate(durations: np.ndarray, events: np.ndarray, by_day: float) -> Estimate:
+    """Kaplan-Meier probability (percent) of an event by ``by_day``, with lifelines' 95% interval."""
+    d = np.asarray(durations, dtype=float)
+    e = np.asarray(events, dtype=bool)
+    if d.size == 0:
+        return NAN_ESTIMATE
+    km = _km(d, e)
+    surv = float(km.survival_function_at_times(by_day).iloc[0])
+    ci = km.confidence_interval_survival_function_
+    row = ci[ci.index <= by_day].iloc[-1] if (ci.index <= by_day).any() else ci.iloc[0]
+    lo_s, hi_s = float(row.iloc[0]), float(row.iloc[1])
+    return Estimate(100.0 * (1 - surv), 100.0 * (1 - hi_s), 100.0 * (1 - lo_s), int(d.size))
+
+
+def hazard_ratio_estimate(durations: np.ndarray, events: np.ndarray, treated: np.ndarray) -> Estimate:
+    """Cox hazard ratio of ``treated`` (1) vs reference (0) with lifelines' 95% interval."""
+    import pandas as pd
+    from lifelines import CoxPHFitter
+
+    d = np.asarray(durations, dtype=float)
+    e = np.asarray(events, dtype=bool)
+    x = np.asarray(treated, dtype=float)
+    if d.size == 0 or e.sum() == 0 or x.min() == x.max():
+        return NAN_ESTIMATE
+    df = pd.DataFrame({"T": np.maximum(d, 1e-6), "E": e.astype(int), "treated": x})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cph = CoxPHFitter()
+        try:
+            cph.fit(df, duration_col="T", event_col="E")
+        except Exception:  # lifelines' ConvergenceError when an arm has no events
+            return Estimate(float("nan"), float("nan"), float("nan"), int(d.size))
+    hr = float(np.exp(cph.params_["treated"]))
+    ci = np.exp(cph.confidence_intervals_.loc["treated"].to_numpy())
+    return Estimate(hr, float(ci[0]), float(ci[1]), int(d.size))
