@@ -242,8 +242,8 @@ def check_doses(plan: Plan) -> list[LimitViolation]:
             out.append(LimitViolation(f"doses[{i}].date", d.day, "a day on or after the plan start (day 0)", True,
                                       i, "date"))
         if d.route == "iv" and d.duration_min < 0:
-            out.append(LimitViolation(f"doses[{i}].infusion_minutes", f"{d.duration_min:g} min", "0 (bolus) or more minutes",
-                                      True, i, "infusion_minutes"))
+            out.append(LimitViolation(f"doses[{i}].infusion_minutes", f"{d.duration_min:g} min",
+                                      "0 (bolus) or more minutes", True, i, "infusion_minutes"))
         if d.devices < 1 or d.device_interval_min <= 0:
             out.append(LimitViolation(f"doses[{i}].devices", d.devices, "1 or more devices, a positive interval",
                                       True, i, "devices"))

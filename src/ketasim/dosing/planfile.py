@@ -183,6 +183,12 @@ def _dose_text(v: Any) -> str:
     return str(v)
 
 
+def _date_str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise _custom("a date YYYY-MM-DD, e.g. 2025-01-06")
+    return v
+
+
 def _as_list(v: Any) -> Any:
     return [v] if isinstance(v, dict) else v
 
@@ -197,6 +203,7 @@ When = Annotated[str | float, PlainValidator(_when)]
 Quantity = Annotated[float | str, PlainValidator(_number_or_text)]
 DoseText = Annotated[str, PlainValidator(_dose_text)]
 Clock = Annotated[str, PlainValidator(_clock_str)]
+DateText = Annotated[str, PlainValidator(_date_str)]
 
 
 class _Spec(BaseModel):
@@ -292,7 +299,7 @@ class PlanSpec(_Spec):
 
     name: str | None = None
     description: str = ""
-    start_date: str
+    start_date: DateText
     horizon_days: Quantity | None = None
     horizon_weeks: float | None = None
     drug: Literal["racemic", "esketamine"] = "racemic"
@@ -467,21 +474,29 @@ class _Resolver:
     # -- dates ---------------------------------------------------------------------------------
     def day(self, when: str | float, path: Path_, *, time: str | None = None, default_time: str | None = None,
             not_before_start: bool = True, within_horizon: bool = False) -> float:
-        """Plan day of a date / date-time / day number, plus the clock ``time`` (or ``default_time``)."""
+        """Plan day of a date / date-time / day number, plus the clock ``time`` (or ``default_time``).
+
+        Clock times are whole minutes: ``day = whole_days + minutes / 1440``.
+        """
+        minutes: int | None
         if isinstance(when, str):
             date, clock = _parse_date(when, path, self.src)
             base = float((date - self.start).days)
+            minutes = None if clock is None else round(clock * 60.0)
+        elif not math.isfinite(when):
+            raise self.src.error(path, when, "a finite number of days from start_date")
+        elif when != math.floor(when):
+            base, minutes = float(when), 0  # a fractional day number carries its own clock time
         else:
-            if not math.isfinite(when):
-                raise self.src.error(path, when, "a finite number of days from start_date")
-            base, clock = float(math.floor(when)), (when - math.floor(when)) * 24.0 if when % 1 else None
+            base, minutes = float(when), None
         if time is not None:
-            if clock is not None:
-                raise self.src.error(path, when, "a date or whole day without a time when 'time' is also given")
-            clock = _parse_clock(time, path[:-1] + ("time",), self.src)
-        elif clock is None and default_time is not None:
-            clock = _parse_clock(default_time, path, self.src)
-        day = base + (clock or 0.0) / 24.0
+            if minutes is not None:
+                raise self.src.error(path, when, "a date or a whole day without a clock time when 'time' is "
+                                     "also given")
+            minutes = round(_parse_clock(time, (*path[:-1], "time"), self.src) * 60.0)
+        elif minutes is None and default_time is not None:
+            minutes = round(_parse_clock(default_time, path, self.src) * 60.0)
+        day = base + (minutes or 0) / 1440.0
         if not_before_start and day < 0:
             raise self.src.error(path, when, f"a date on or after start_date {self.start.isoformat()}")
         if within_horizon and self.horizon_end is not None and day > self.horizon_end:
@@ -490,18 +505,13 @@ class _Resolver:
                                  f"{end.isoformat()}); lengthen horizon_days")
         return day
 
-    def date_of(self, when: str | float, path: Path_) -> dt.date:
-        if isinstance(when, str):
-            return _parse_date(when, path, self.src)[0]
-        return self.start + dt.timedelta(days=int(math.floor(when)))
-
     # -- series --------------------------------------------------------------------------------
     def schedule(self, spec: ScheduleSpec, path: Path_, *, default_time: str = DEFAULT_TIME,
                  taper: bool = False) -> list[float]:
         """Plan days of a calendar rule, cut at the horizon."""
         src = self.src
         first = self.day(spec.start, (*path, "start"), time=spec.time, default_time=default_time)
-        clock = (first - math.floor(first)) * 24.0
+        minutes = round((first - math.floor(first)) * 1440.0)
         start_date = self.start + dt.timedelta(days=int(math.floor(first)))
         rules = [k for k in ("weekdays", "every_days", "intervals_days") if getattr(spec, k) is not None]
         if spec.every_weeks is not None and "weekdays" not in rules:
@@ -553,7 +563,7 @@ class _Resolver:
         if not dates:
             raise src.error((*path, "start"), spec.start, "a series with at least one date within the horizon "
                             f"(which ends on day {horizon_day})")
-        return [float((d - self.start).days) + clock / 24.0 for d in dates]
+        return [float((d - self.start).days) + minutes / 1440.0 for d in dates]
 
     # -- doses ---------------------------------------------------------------------------------
     def doses(self, entries: list[dict[str, Any]]) -> list[tuple[Dose, _Origin]]:
