@@ -190,7 +190,11 @@ def _date_str(v: Any) -> str:
 
 
 def _as_list(v: Any) -> Any:
-    return [v] if isinstance(v, dict) else v
+    return [] if v is None else [v] if isinstance(v, dict) else v
+
+
+def _none_to_empty(v: Any) -> Any:
+    return [] if v is None else v
 
 
 def _clock_str(v: Any) -> str:
@@ -226,7 +230,7 @@ class PatientSpec(_Spec):
     chronic_load: float = 0.5
     age: float | None = None
     sex: Literal["female", "male"] | None = None
-    life_events: list[LifeEventSpec] = []
+    life_events: Annotated[list[LifeEventSpec], BeforeValidator(_none_to_empty)] = []
 
 
 class ScheduleSpec(_Spec):
@@ -269,7 +273,7 @@ class DoseSeriesSpec(ScheduleSpec, _DoseFields):
 
 class PsychotherapySpec(_Spec):
     label: str = "psychotherapy"
-    sessions: list[When] = []
+    sessions: Annotated[list[When], BeforeValidator(_none_to_empty)] = []
     series: Annotated[list[ScheduleSpec], BeforeValidator(_as_list)] = []
 
 
@@ -289,7 +293,7 @@ class AntidepressantSpec(_Spec):
 
 class NeurostimulationSpec(_Spec):
     kind: Literal["ect", "tms"]
-    sessions: list[When] = []
+    sessions: Annotated[list[When], BeforeValidator(_none_to_empty)] = []
     series: Annotated[list[ScheduleSpec], BeforeValidator(_as_list)] = []
     label: str = ""
 
@@ -306,10 +310,10 @@ class PlanSpec(_Spec):
     pk_model: str | None = None
     allow_off_label: bool = False
     patient: PatientSpec = PatientSpec()
-    doses: list[dict[str, Any]] = []
+    doses: Annotated[list[dict[str, Any]], BeforeValidator(_none_to_empty)] = []
     psychotherapy: PsychotherapySpec | None = None
-    lifestyle: list[LifestyleSpec] = []
-    other_treatments: list[dict[str, Any]] = []
+    lifestyle: Annotated[list[LifestyleSpec], BeforeValidator(_none_to_empty)] = []
+    other_treatments: Annotated[list[dict[str, Any]], BeforeValidator(_none_to_empty)] = []
 
 
 _TYPE_WORDS = {
