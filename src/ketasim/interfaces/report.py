@@ -195,7 +195,8 @@ def _timeline(ax: Axes, plan: Plan) -> None:
     for ev in plan.patient.life_events:
         if ev.day <= horizon:
             x = _dates(plan, [max(ev.day, 0.0)])[0]
-            ax.plot([x], [y["Life events"]], marker="X" if ev.day >= 0 else "<", color=EVENT, ms=7, ls="none")
+            ax.plot([x], [y["Life events"]], marker="X" if ev.day >= 0 else "<", color=EVENT, ms=7, ls="none",
+                    clip_on=False)
             label = ev.label if ev.day >= 0 else f"{ev.label} ({-ev.day:g} d before start)"
             ax.text(x, y["Life events"] + 0.32, label, fontsize=7.5, color=EVENT, va="bottom", ha="left")
     if plan.patient.life_events:
@@ -230,8 +231,8 @@ def _exposure(ax: Axes, ax_profile: Axes, traj: Trajectory, peaks: list[DosePeak
         ax.set_ylim(0, 1)
         ax.text(0.5, 0.5, "no doses", transform=ax.transAxes, ha="center", va="center", color="#666666")
     ax.set_ylabel("peak plasma\nconc. (ng/mL)", fontsize=8.5)
-    ax.set_title(f"Exposure: peak plasma concentration after each dose ({dose_summary(plan)})", loc="left",
-                 fontsize=10, fontweight="bold")
+    ax.set_title("Exposure: peak plasma concentration after each dose", loc="left", fontsize=10,
+                 fontweight="bold")
 
     # Concentration-time profile of the first dose, in hours.
     ax_profile.set_title("first dose (ng/mL)", fontsize=8.5)
@@ -408,9 +409,9 @@ def figure_trajectory(traj: Trajectory, *, title: str | None = None) -> Figure:
 
     p = plan.patient
     heading = title or plan.name
-    sub = (f"{p.weight_kg:g} kg, baseline MADRS {p.baseline_madrs:g}, chronic load {p.chronic_load:g}; "
-           f"{len(plan.doses)} ketamine dose(s), {len(plan.therapy_days)} psychotherapy session(s); "
-           f"{plan.horizon_days:g} days")
+    sub = (f"Patient: {p.weight_kg:g} kg, baseline MADRS {p.baseline_madrs:g}, chronic load {p.chronic_load:g}.   "
+           f"Plan: {plan.horizon_days:g} days; {len(plan.doses)} dose(s) of {dose_summary(plan)}; "
+           f"{len(plan.therapy_days)} psychotherapy session(s)")
     fig.text(0.085, 1.0 - 0.18 / fig_h, heading, ha="left", va="top", fontsize=14, fontweight="bold")
     fig.text(0.085, 1.0 - 0.5 / fig_h, sub, ha="left", va="top", fontsize=9, color="#444444")
     fig.text(0.085, 0.12 / fig_h, DISCLAIMER + ".  Simulated patient; not a prediction for any real person.",
@@ -471,7 +472,8 @@ def figure_comparison(groups: Sequence[tuple[str, Sequence[tuple[str, Trajectory
                 ax.plot(doses, np.full(len(doses), -1.2 - 1.3 * i), "|", color=colour, ms=6, mew=1.4,
                         clip_on=False)
         ax.set_xlim(0, horizon)
-        ax.set_ylim(-1.5 - 1.3 * len(items), max(base + 6, 40))
+        # Head room above the curves for a legend that does not cover them.
+        ax.set_ylim(-1.5 - 1.3 * len(items), max(base, 35.0) + 17.0)
         ax.set_yticks([0, 10, 20, 30, 40])
         ax.set_title(panel, loc="left", fontsize=10, fontweight="bold")
         ax.set_xlabel("day of plan (ticks below zero: ketamine doses)", fontsize=8.5)
@@ -480,7 +482,7 @@ def figure_comparison(groups: Sequence[tuple[str, Sequence[tuple[str, Trajectory
         ax.tick_params(labelsize=8)
         ax.spines["top"].set_visible(False)
         ax.spines["right"].set_visible(False)
-        ax.legend(fontsize=7.5, frameon=True, framealpha=0.9, loc="upper right", edgecolor="none")
+        ax.legend(fontsize=7.5, frameon=False, loc="upper center", ncol=2, columnspacing=1.2, handlelength=1.8)
     fig.suptitle(title, x=0.01, ha="left", fontsize=13, fontweight="bold")
     fig.text(0.01, 0.005, DISCLAIMER + ".  Simulated patients.", fontsize=7.5, color="#555555")
     fig.tight_layout(rect=(0, 0.03, 1, 0.96))
