@@ -162,3 +162,16 @@ def test_each_knock_out_removes_its_mechanism():
     assert no_load.madrs_at_day(300) < chronic.madrs_at_day(300) - 10.0
     # Before the switch day the runs are identical.
     assert no_pruning.madrs_at_day(11.9) == pytest.approx(six.madrs_at_day(11.9), abs=1e-9)
+
+
+def test_bundled_bridge_and_chronic_load_examples_tell_the_same_story():
+    """The examples a clinician reads show the same: the bridge stays well, the chronic load relapses."""
+    from ketasim.dosing.planfile import example_paths, load_plan
+
+    paths = {p.stem: p for p in example_paths()}
+    b = simulate(load_plan(paths["bereavement-bridge"]))
+    c = simulate(load_plan(paths["chronic-load"]))
+    last = max(d.day for d in b.plan.doses)
+    bt, ct = b.daily(), c.daily()
+    assert bt[bt["day"] > last + 14]["madrs"].max() < 0.5 * b.plan.patient.baseline_madrs
+    assert ct[ct["day"] > last + 14]["madrs"].max() >= 22.0

@@ -189,7 +189,8 @@ def vector_with(overrides: dict[str, float] | None = None, base: np.ndarray | No
 
 
 def all_parameters() -> list[Parameter]:
-    """Every parameter of the model: pharmacokinetic models first, then the response model."""
+    """Every parameter: pharmacokinetic models, the response model, then rating-scale measurement noise."""
     from ketasim.exposure.models import all_pk_parameters
+    from ketasim.symptoms.scales import SCALE_PARAMETERS
 
-    return [*all_pk_parameters(), *response_parameters()]
+    return [*all_pk_parameters(), *response_parameters(), *SCALE_PARAMETERS]

@@ -84,9 +84,9 @@ def test_bereavement_and_chronic_load_differ_in_the_load_only():
     bridge, chronic = load("bereavement-bridge"), load("chronic-load")
     assert bridge.doses == chronic.doses and bridge.horizon_days == chronic.horizon_days == 365
     (event,) = bridge.patient.life_events
-    assert event.label == "bereavement" and event.day < 0 and event.amplitude >= 1.0 and event.fade_days >= 90
+    assert event.label == "bereavement" and event.day < 0 and event.amplitude >= 1.0 and event.fade_days >= 30
     assert bridge.patient.chronic_load < chronic.patient.chronic_load and not chronic.patient.life_events
-    assert not any(d.phase == "maintenance" for d in bridge.doses)
+    assert max(d.day for d in bridge.doses) < 120  # a bridge of a few months, then no treatment
     load0 = bridge.patient.chronic_load + event.amplitude * math.exp(event.day / event.fade_days)
     assert load0 == pytest.approx(chronic.patient.chronic_load, abs=0.1)  # similar severity at the start
 
