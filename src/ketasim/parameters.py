@@ -189,8 +189,9 @@ def vector_with(overrides: dict[str, float] | None = None, base: np.ndarray | No
 
 
 def all_parameters() -> list[Parameter]:
-    """Every parameter: pharmacokinetic models, the response model, then rating-scale measurement noise."""
+    """Every parameter: dose limits, pharmacokinetic models, the response model, rating-scale noise."""
+    from ketasim.dosing.limits import limit_parameters
     from ketasim.exposure.models import all_pk_parameters
     from ketasim.symptoms.scales import SCALE_PARAMETERS
 
-    return [*all_pk_parameters(), *response_parameters(), *SCALE_PARAMETERS]
+    return [*limit_parameters(), *all_pk_parameters(), *response_parameters(), *SCALE_PARAMETERS]
