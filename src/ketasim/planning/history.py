@@ -122,13 +122,18 @@ class PatientHistory:
 
     # --- views ------------------------------------------------------------------------
     @property
-    def start(self) -> dt.datetime:
-        """Midnight of the first event's date: day 0 of the plans built from this history."""
-        return dt.datetime.combine(self.events[0].when.date(), dt.time(0, 0))
+    def start_date(self) -> dt.date:
+        """Date of the first score, dose, session or treatment (life events may precede it)."""
+        return min(e.when for e in self.events if e.kind != "life_event").date()
 
     @property
-    def start_date(self) -> dt.date:
-        return self.events[0].when.date()
+    def start(self) -> dt.datetime:
+        """Midnight of :attr:`start_date`: day 0 of the plans built from this history.
+
+        A life event before it gets a negative day: its load at day 0 is part of the untreated
+        severity (``ketasim.dosing.plan.LifeEvent``).
+        """
+        return dt.datetime.combine(self.start_date, dt.time(0, 0))
 
     @property
     def today_day(self) -> float:

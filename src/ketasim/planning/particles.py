@@ -26,11 +26,11 @@ from ketasim.engine.compile import CompiledPlan, PKVariability, compile_plan
 from ketasim.engine.integrate import integrate_one
 from ketasim.errors import SimulationError
 from ketasim.parameters import HOURS_PER_DAY, IDX
-from ketasim.plasticity.setpoint import set_point
 from ketasim.receptor.occupancy import potency_row
 from ketasim.symptoms.madrs import madrs, trait_deficit
 
 FAST_RTOL, FAST_ATOL = 1e-5, 1e-8
+_RECEPTOR = ("fu", "ki_s_ketamine", "ki_r_ketamine", "ki_s_norketamine", "ki_r_norketamine")
 
 
 @dataclass
@@ -144,13 +144,19 @@ def compile_batch(plan: Plan, particles: Particles, *, n_pk_clusters: int = 8,
     c0 = np.zeros((n, K))
     c1 = np.zeros((n, K, m))
     if t0.pk is not None:
-        for i in range(n):
+        # The potency row depends on the receptor parameters only: one row per distinct (cluster, receptor) pair.
+        rec = P[:, [IDX[k] for k in _RECEPTOR]]
+        keys, inverse = np.unique(np.column_stack([cluster, rec]), axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        for u in range(keys.shape[0]):
+            members = np.flatnonzero(inverse == u)
+            i = members[0]
             cp = templates[cluster[i]]
             rm = potency_row(cp.pk, P[i]) @ cp.pk.V
             z, w = cp.pk_z[:K], cp.pk_w[:K]
-            lam[i] = cp.lam
-            c1[i] = rm[None, :] * (z + w / cp.lam[None, :])
-            c0[i] = -np.sum(rm[None, :] * w / cp.lam[None, :], axis=1)
+            lam[members] = cp.lam
+            c1[members] = (rm[None, :] * (z + w / cp.lam[None, :]))[None]
+            c0[members] = (-np.sum(rm[None, :] * w / cp.lam[None, :], axis=1))[None]
     # ECT / TMS drive per session scales with each particle's g_ect / g_tms.
     jump_E = np.zeros((n, K))
     starts = t0.seg_t[:-1]
@@ -174,11 +180,12 @@ def compile_batch(plan: Plan, particles: Particles, *, n_pk_clusters: int = 8,
                       for tr in plan.treatments)
     A0 = P[:, IDX["a_antidepressant"]] * (1.0 if ad_at_start else 0.0)
     beta, gamma = P[:, IDX["beta"]], P[:, IDX["gamma_lifestyle"]]
-    d_trait = np.array([trait_deficit(particles.baseline_madrs[i], load0[i], P[i, IDX["madrs_floor"]],
-                                      P[i, IDX["kappa"]], beta[i]) for i in range(n)]) + gamma * life0 + A0
+    d_trait = trait_deficit(particles.baseline_madrs, load0, P[:, IDX["madrs_floor"]], P[:, IDX["kappa"]],
+                            beta) + gamma * life0 + A0
     valid = d_trait >= 0
     y0 = np.zeros((n, N_STATES))
-    y0[:, SM] = [set_point(d_trait[i], beta[i], load0[i], 0.0, gamma[i], life0, A0[i]) for i in range(n)]
+    # The untreated set point (no coping skills yet), as ketasim.plasticity.setpoint.set_point with C = 0.
+    y0[:, SM] = 1.0 - d_trait - beta * load0 + gamma * life0 + A0
     y0[:, SA] = A0
     return BatchPlan(plan, t0.seg_t, lam, c0, c1, t0.seg_life, t0.seg_ad, t0.jump_S, jump_E,
                      np.ascontiguousarray(particles.chronic_load, dtype=float), ev_t, np.ascontiguousarray(amp),

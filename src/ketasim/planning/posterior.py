@@ -172,7 +172,7 @@ def _normalise(logw: np.ndarray) -> tuple[np.ndarray, float]:
 
 def fit_posterior(history: PatientHistory, prior: PopulationPrior | None = None, *,
                   n_particles: int = DEFAULT_PARTICLES, ess_target: float = DEFAULT_ESS_TARGET, seed: int = 0,
-                  extra_sd: float = 0.0, n_pk_clusters: int = 8, max_stages: int = 2) -> IndividualPosterior:
+                  extra_sd: float = 0.0, n_pk_clusters: int = 8, max_stages: int = 3) -> IndividualPosterior:
     """Posterior over the patient's hidden attributes given their scores (see the module docstring)."""
     prior = prior or PopulationPrior()
     rng = np.random.default_rng(seed)
@@ -181,7 +181,6 @@ def fit_posterior(history: PatientHistory, prior: PopulationPrior | None = None,
     known = known_events(history)
     plan = history_plan(history, include_planned=False)
     plan = Plan(**{**plan.__dict__, "horizon_days": float(math.ceil(max(plan.horizon_days, obs.day.max() + 1e-6)))})
-    d = prior.dim(E)
     ib = prior.baseline_index
 
     # Stage-1 proposal: prior, except the baseline coordinate centred on the untreated score.
@@ -210,47 +209,64 @@ def fit_posterior(history: PatientHistory, prior: PopulationPrior | None = None,
     z1 = prior.sample_latent(n_particles, E, rng)
     z1[:, ib] = b_mu + b_sd * z1[:, ib]
     parts1, ll1 = run(z1)
-    logp1 = _log_std_normal(z1)
-    w1, ess1 = _normalise(logp1 + ll1 - log_q1(z1))
-    if ess1 >= ess_target or max_stages < 2:
-        return IndividualPosterior(history, prior, parts1, w1, ll1, ess1, n_particles, 1)
+    w, ess = _normalise(_log_std_normal(z1) + ll1 - log_q1(z1))
+    zs, lls, parts_list = [z1], [ll1], [parts1]
+    proposals: list[tuple[int, object]] = [(n_particles, log_q1)]
+    z_all, ll_all = z1, ll1
+    while ess < ess_target and len(proposals) < max_stages:
+        # Next stage: kernel density of the current weighted particles, with a defensive share of q1.
+        log_q = _kernel_proposal(z_all, w, ess, log_q1)
+        zk = log_q.sample(n_particles, rng, b_mu, b_sd, ib)
+        pk, llk = run(zk)
+        zs.append(zk)
+        lls.append(llk)
+        parts_list.append(pk)
+        proposals.append((n_particles, log_q))
+        z_all, ll_all = np.vstack(zs), np.concatenate(lls)
+        n_tot = sum(n for n, _ in proposals)
+        log_mix = logsumexp(np.column_stack([math.log(n) + q(z_all) for n, q in proposals]), axis=1)
+        log_mix -= math.log(n_tot)
+        w, ess = _normalise(_log_std_normal(z_all) + ll_all - log_mix)
+    parts = parts_list[0] if len(parts_list) == 1 else Particles.concat(parts_list)
+    return IndividualPosterior(history, prior, parts, w, ll_all, ess, int(z_all.shape[0]), len(proposals))
 
-    # Stage 2: kernel density of the weighted stage-1 particles, with a defensive share of q1.
-    keep = w1 > 1e-12 * w1.max()
-    centres, cw = z1[keep], w1[keep] / w1[keep].sum()
-    mean = cw @ centres
-    cov = (centres - mean).T @ ((centres - mean) * cw[:, None]) + 1e-6 * np.eye(d)
-    h = (4.0 / ((d + 2) * max(ess1, 2.0))) ** (1.0 / (d + 4))
-    h = float(np.clip(h, 0.3, 1.0))
-    chol = np.linalg.cholesky(h * h * cov)
-    n_def = int(round(DEFENSIVE_FRACTION * n_particles))
-    n_ker = n_particles - n_def
-    pick = systematic_resample(cw, n_ker, rng)
-    z2k = centres[pick] + rng.standard_normal((n_ker, d)) @ chol.T
-    z2d = rng.standard_normal((n_def, d))
-    z2d[:, ib] = b_mu + b_sd * z2d[:, ib]
-    z2 = np.vstack([z2k, z2d])
-    parts2, ll2 = run(z2)
 
-    inv = np.linalg.inv(chol)
-    log_det = float(np.sum(np.log(np.diag(chol))))
+class _kernel_proposal:
+    """Mixture proposal: Gaussian kernels (covariance ``h^2 Sigma_w``) at the weighted particles, plus ``q1``."""
 
-    def log_kde(z: np.ndarray) -> np.ndarray:
+    def __init__(self, z: np.ndarray, w: np.ndarray, ess: float, log_q1) -> None:
+        d = z.shape[1]
+        keep = w > 1e-10 * w.max()
+        self.centres, self.cw = z[keep], w[keep] / w[keep].sum()
+        mean = self.cw @ self.centres
+        diff = self.centres - mean
+        cov = diff.T @ (diff * self.cw[:, None]) + 1e-6 * np.eye(d)
+        h = float(np.clip((4.0 / ((d + 2) * max(ess, 2.0))) ** (1.0 / (d + 4)), 0.3, 1.0))
+        self.chol = np.linalg.cholesky(h * h * cov)
+        self.inv = np.linalg.inv(self.chol)
+        self.log_det = float(np.sum(np.log(np.diag(self.chol))))
+        self.log_q1 = log_q1
+        self.d = d
+
+    def sample(self, n: int, rng: np.random.Generator, b_mu: float, b_sd: float, ib: int) -> np.ndarray:
+        n_def = int(round(DEFENSIVE_FRACTION * n))
+        pick = systematic_resample(self.cw, n - n_def, rng)
+        zk = self.centres[pick] + rng.standard_normal((n - n_def, self.d)) @ self.chol.T
+        zd = rng.standard_normal((n_def, self.d))
+        zd[:, ib] = b_mu + b_sd * zd[:, ib]
+        return np.vstack([zk, zd])
+
+    def log_kde(self, z: np.ndarray) -> np.ndarray:
         out = np.empty(z.shape[0])
-        a = centres @ inv.T
-        for s in range(0, z.shape[0], 512):
-            b = z[s:s + 512] @ inv.T
-            d2 = np.sum(b * b, axis=1)[:, None] + np.sum(a * a, axis=1)[None, :] - 2.0 * b @ a.T
-            out[s:s + 512] = logsumexp(-0.5 * np.maximum(d2, 0.0) + np.log(cw)[None, :], axis=1)
-        return out - log_det - 0.5 * d * math.log(2 * math.pi)
+        a = self.centres @ self.inv.T
+        aa = np.sum(a * a, axis=1)
+        lcw = np.log(self.cw)
+        for s in range(0, z.shape[0], 1024):
+            b = z[s:s + 1024] @ self.inv.T
+            d2 = np.sum(b * b, axis=1)[:, None] + aa[None, :] - 2.0 * b @ a.T
+            out[s:s + 1024] = logsumexp(-0.5 * np.maximum(d2, 0.0) + lcw[None, :], axis=1)
+        return out - self.log_det - 0.5 * self.d * math.log(2 * math.pi)
 
-    def log_q2(z: np.ndarray) -> np.ndarray:
-        return np.logaddexp(math.log(1 - DEFENSIVE_FRACTION) + log_kde(z), math.log(DEFENSIVE_FRACTION) + log_q1(z))
-
-    z = np.vstack([z1, z2])
-    n1, n2 = z1.shape[0], z2.shape[0]
-    log_mix = np.logaddexp(math.log(n1) + log_q1(z), math.log(n2) + log_q2(z)) - math.log(n1 + n2)
-    ll = np.concatenate([ll1, ll2])
-    w, ess = _normalise(_log_std_normal(z) + ll - log_mix)
-    parts = Particles.concat([parts1, parts2])
-    return IndividualPosterior(history, prior, parts, w, ll, ess, n1 + n2, 2)
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        return np.logaddexp(math.log(1 - DEFENSIVE_FRACTION) + self.log_kde(z),
+                            math.log(DEFENSIVE_FRACTION) + self.log_q1(z))

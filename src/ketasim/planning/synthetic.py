@@ -31,6 +31,7 @@ class Schedule:
     therapy_days: tuple[float, ...] = ()
     mg_per_kg: float = 0.5
     scale: str = "phq9"
+    score_scales: tuple[str, ...] | None = None  # one scale per score day (default: ``scale`` for all)
     life_events: tuple[tuple[float, float | None, float | None, str], ...] = field(default_factory=tuple)
     # (day, recorded amplitude or None, recorded fade days or None, label)
 
@@ -43,25 +44,8 @@ def make_history(truth: Particles, schedule: Schedule, *, weight_kg: float, rng:
     Scores after ``today_day`` are not recorded (they are the held-out future); doses after it
     are recorded as the planned treatment.
     """
-    from ketasim.planning.posterior import history_plan
-
-    events: list[HistoryEvent] = []
-    t0 = dt.datetime.combine(start, dt.time(0, 0))
-
-    def at(day: float, hour: float) -> dt.datetime:
-        return t0 + dt.timedelta(days=float(day), hours=hour)
-
-    for d in schedule.dose_days:
-        events.append(HistoryEvent(at(d, DOSE_HOUR), "dose", route="iv",
-                                   dose_mg=round(schedule.mg_per_kg * weight_kg, 1), duration_min=40.0, drug="racemic"))
-    for d in schedule.therapy_days:
-        events.append(HistoryEvent(at(d, 14.0), "therapy", note="psychotherapy session"))
-    for day, amp, fade, label in schedule.life_events:
-        events.append(HistoryEvent(at(day, 0.0), "life_event", value=amp, fade_days=fade, note=label))
-    # A placeholder score lets the history validate before the true scores are known.
-    h0 = PatientHistory(weight_kg=weight_kg, age=age, name=name,
-                        events=(*events, HistoryEvent(at(0, SCORE_HOUR), "score", scale="madrs", value=30.0)))
-    plan = history_plan(h0, include_planned=True)
+    events = schedule_events(schedule, weight_kg, start)
+    plan = schedule_plan(schedule, weight_kg, start)
     score_t = np.array([d + SCORE_HOUR / 24.0 for d in schedule.score_days])
     truth_k = truth.take(np.zeros(1, dtype=int))
     truth_k.event_amp = truth.event_amp[:1, :len(schedule.life_events)]
@@ -70,12 +54,40 @@ def make_history(truth: Particles, schedule: Schedule, *, weight_kg: float, rng:
     if not valid[0]:
         raise ValueError("the true patient is invalid (load explains more than the baseline severity)")
     latent = m[0]
-    noisy = observe(schedule.scale, madrs_to(schedule.scale, latent), rng)
-    for d, y in zip(schedule.score_days, noisy, strict=True):
+    scales = schedule.score_scales or (schedule.scale,) * len(schedule.score_days)
+    for d, sc, mm in zip(schedule.score_days, scales, latent, strict=True):
+        y = float(observe(sc, madrs_to(sc, mm), rng))
         if today_day is None or d <= today_day:
-            events.append(HistoryEvent(at(d, SCORE_HOUR), "score", scale=schedule.scale, value=float(y)))
+            events.append(HistoryEvent(_at(start, d, SCORE_HOUR), "score", scale=sc, value=y))
     today = (start + dt.timedelta(days=int(today_day))) if today_day is not None else None
     return PatientHistory(weight_kg=weight_kg, age=age, name=name, events=tuple(events), today=today), latent
+
+
+def _at(start: dt.date, day: float, hour: float) -> dt.datetime:
+    return dt.datetime.combine(start, dt.time(0, 0)) + dt.timedelta(days=float(day), hours=hour)
+
+
+def schedule_events(schedule: Schedule, weight_kg: float, start: dt.date = dt.date(2025, 1, 6)) -> list[HistoryEvent]:
+    """The doses, sessions and life events of ``schedule`` as history events (no scores)."""
+    events: list[HistoryEvent] = []
+    for d in schedule.dose_days:
+        events.append(HistoryEvent(_at(start, d, DOSE_HOUR), "dose", route="iv",
+                                   dose_mg=round(schedule.mg_per_kg * weight_kg, 1), duration_min=40.0, drug="racemic"))
+    for d in schedule.therapy_days:
+        events.append(HistoryEvent(_at(start, d, 14.0), "therapy", note="psychotherapy session"))
+    for day, amp, fade, label in schedule.life_events:
+        events.append(HistoryEvent(_at(start, day, 0.0), "life_event", value=amp, fade_days=fade, note=label))
+    return events
+
+
+def schedule_plan(schedule: Schedule, weight_kg: float, start: dt.date = dt.date(2025, 1, 6)):
+    """The plan a schedule's particles run (a placeholder score lets the history validate)."""
+    from ketasim.planning.posterior import history_plan
+
+    h0 = PatientHistory(weight_kg=weight_kg, events=(*schedule_events(schedule, weight_kg, start),
+                                                     HistoryEvent(_at(start, 0, SCORE_HOUR), "score", scale="madrs",
+                                                                  value=30.0)))
+    return history_plan(h0, include_planned=True)
 
 
 def dose_objects(days, mg: float) -> tuple[Dose, ...]:
