@@ -313,9 +313,9 @@ def _symptoms(ax: Axes, traj: Trajectory) -> None:
     x = _dates(plan, tab["day"])
     response = 0.5 * base
     remission = default_remission_threshold(plan)
-    ax.axhspan(0, remission, color="#2E7D32", alpha=0.16, lw=0)
+    ax.axhspan(0, remission, color="#2E7D32", alpha=0.16, lw=0, gid="remission band")
     if response > remission:
-        ax.axhspan(remission, response, color="#8BC34A", alpha=0.13, lw=0)
+        ax.axhspan(remission, response, color="#8BC34A", alpha=0.13, lw=0, gid="response band")
     ax.axhline(base, color="#888888", lw=0.9, ls="--")
     ax.axhline(RELAPSE_MADRS, color="#C0392B", lw=0.8, ls=":")
     ax.plot(x, tab["madrs"], color=MOOD, lw=1.7, label="MADRS")
