@@ -136,8 +136,8 @@ RESPONSE_PARAMETERS: tuple[Parameter, ...] = (
               "MADRS at full synaptic connectivity", "symptoms", (0.0, 10.0)),
     Parameter("kappa", 60.0, "MADRS points per unit deficit", "assumed", "assumed",
               "MADRS points per unit of synaptic deficit 1 - N - M", "symptoms", (20.0, 120.0)),
-    Parameter("kappa_G", 80.0, "MADRS points per unit G", "assumed: rapid effect before spines (Moda-Sava 2019)",
-              "assumed", "rapid MADRS relief per unit trigger signal", "symptoms", (0.0, 200.0)),
+    Parameter("kappa_G", 4.0, "1 per unit G", "assumed: rapid effect before spines (Moda-Sava 2019)",
+              "assumed", "rapid relief: symptoms are scaled by exp(-kappa_G G)", "symptoms", (0.0, 20.0)),
     Parameter("cadss_gain", 45.0, "CADSS points per unit occupancy", "assumed (dissociation band 100-250 ng/mL)",
               "assumed", "dissociative symptoms per unit effect-site occupancy", "symptoms", (0.0, 92.0)),
 )
