@@ -46,6 +46,7 @@ from xml.sax.saxutils import escape
 import libsbml
 import numpy as np
 
+from ketasim import DISCLAIMER
 from ketasim.dosing.plan import Plan
 from ketasim.dynamics import SE, SS
 from ketasim.engine.compile import compile_plan, expand_doses
@@ -57,10 +58,10 @@ SBML_LEVEL, SBML_VERSION = 3, 2
 RESPONSE_STATES = ("G", "T", "D", "N", "M", "C", "S", "E", "A")
 SWITCHES = ("pruning", "homeostasis", "tolerance", "load")
 
+OFF_LABEL_NOTE = "This plan set allow_off_label: doses outside published ranges were allowed."
+
 #: Columns of the array returned by :func:`roadrunner_simulate` (time in hours).
 ROADRUNNER_COLUMNS = ("time", "MADRS", *RESPONSE_STATES, "occupancy", "concentration_ng_ml")
-
-NOT_A_MEDICAL_DEVICE = "ketasim is research and decision-support software, not a medical device."
 
 _UNITS = {
     # id: [(kind, exponent, scale, multiplier), ...]
@@ -512,9 +513,10 @@ def _add_response(b: _Builder, plan: Plan, params: np.ndarray, y0: np.ndarray, d
     }
     for name in RESPONSE_STATES:
         b.rate_rule(name, rates[name])
-    raw = "madrs_floor + kappa * max(0, 1 - N - M) * exp(-kappa_G * G)"
-    b.assignment("MADRS", f"piecewise(0, {raw} < 0, 60, {raw} > 60, {raw})", "dimensionless",
-                 ["MADRS = min(60, floor + kappa max(0, 1 - N - M) exp(-kappa_G G)) (scale points)"])
+    raw = "madrs_floor + kappa * free_capacity * exp(-kappa_G * G)"
+    b.assignment("MADRS", f"piecewise(60, {raw} > 60, {raw})", "dimensionless",
+                 ["MADRS = min(60, floor + kappa max(0, 1 - N - M) exp(-kappa_G G)) (scale points; "
+                  "ketasim.symptoms.madrs)"])
 
 
 def to_sbml(plan: Plan, params: np.ndarray | None = None) -> str:
@@ -528,12 +530,12 @@ def to_sbml(plan: Plan, params: np.ndarray | None = None) -> str:
     params = default_vector() if params is None else np.asarray(params, dtype=np.float64)
     cp = compile_plan(plan, params)
     b = _Builder(_sid(f"ketasim_{plan.name}"), f"ketasim plan {plan.name}")
-    lines = [NOT_A_MEDICAL_DEVICE,
+    lines = [DISCLAIMER,
              f"Plan {plan.name!r} starting {plan.start_date.isoformat()} (time 0 = that day, 00:00); "
              f"horizon {plan.horizon_days:g} days; units: hours, mg, L.",
              plan.description]
     if plan.allow_off_label:
-        lines.append("This plan set allow_off_label: doses outside published ranges were allowed.")
+        lines.append(OFF_LABEL_NOTE)
     y0 = cp.y0.copy()
     if cp.pk is not None:
         pk_model = cp.pk.model
