@@ -356,36 +356,43 @@ def _add_exposure(b: _Builder, plan: Plan, system: PKSystem) -> None:
 
 
 def _add_dose_events(b: _Builder, plan: Plan, system: PKSystem) -> None:
-    """One event per bolus or intranasal device; two per infusion (rate on, rate off)."""
-    doses = expand_doses(plan.doses, plan.patient.weight_kg)
+    """One event per bolus and per intranasal device; two per infusion (rate on, rate off).
+
+    Ids follow the plan's dose list: ``dose3`` (bolus), ``dose3_start`` / ``dose3_end``
+    (infusion), ``dose3_device2`` (second spray device of dose 3). Doses at or before time 0
+    are in the initial amounts and rates.
+    """
     infusions: list[tuple[str, list[tuple[str, float]]]] = []
-    for i, d in enumerate(doses, start=1):
-        b_vec = system.input_vector(d.route, d.device)
-        targets = [(system.state_names[j], float(f)) for j, f in enumerate(b_vec) if f != 0.0]
-        when = f"day {d.start_h / HOURS_PER_DAY:g} ({d.start_h:g} h)"
-        if d.duration_h > 0:
-            rid = f"infusion_rate_dose{i}"
-            rate = d.amount_mg / d.duration_h
-            on_at_start = d.start_h <= 0.0 < d.start_h + d.duration_h
-            b.parameter(rid, rate if on_at_start else 0.0, "mg_per_hour",
-                        [f"rate of infusion {i}: {d.amount_mg:g} mg {d.route} over {d.duration_h * 60:g} min "
-                         f"from {when}; on only while it runs"], constant=False)
-            infusions.append((rid, targets))
-            if d.start_h > 0:
-                b.event(f"dose{i}_start", d.start_h, [(rid, _fmt(rate))], [f"infusion {i} starts, {when}"])
-            if d.start_h + d.duration_h > 0:
-                b.event(f"dose{i}_end", d.start_h + d.duration_h, [(rid, "0")], [f"infusion {i} ends"])
-        else:
-            label = f"dose {i}: {d.amount_mg:g} mg {d.route}" + (f", device {d.device + 1}" if d.route ==
-                                                                   "intranasal" else "") + f", {when}"
+    for i, plan_dose in enumerate(plan.doses, start=1):
+        pieces = expand_doses((plan_dose,), plan.patient.weight_kg)
+        for d in pieces:
+            b_vec = system.input_vector(d.route, d.device)
+            targets = [(system.state_names[j], float(f)) for j, f in enumerate(b_vec) if f != 0.0]
+            when = f"day {d.start_h / HOURS_PER_DAY:g} ({d.start_h:g} h)"
+            if d.duration_h > 0:
+                rid = f"infusion_rate_dose{i}"
+                rate = d.amount_mg / d.duration_h
+                on_at_start = d.start_h <= 0.0 < d.start_h + d.duration_h
+                b.parameter(rid, rate if on_at_start else 0.0, "mg_per_hour",
+                            [f"rate of dose {i}: {d.amount_mg:g} mg {d.route} over {d.duration_h * 60:g} min "
+                             f"from {when}; on only while it runs"], constant=False)
+                infusions.append((rid, targets))
+                if d.start_h > 0:
+                    b.event(f"dose{i}_start", d.start_h, [(rid, _fmt(rate))], [f"infusion {i} starts, {when}"])
+                if d.start_h + d.duration_h > 0:
+                    b.event(f"dose{i}_end", d.start_h + d.duration_h, [(rid, "0")], [f"infusion {i} ends"])
+                continue
+            device = f"_device{d.device + 1}" if len(pieces) > 1 else ""
+            which = f"dose {i}, device {d.device + 1}" if device else f"dose {i}"
+            label = (f"{which}: {d.amount_mg:g} mg {d.route}, {when}; adds "
+                     + ", ".join(f"{f:.6g} x {d.amount_mg:g} mg to {name}" for name, f in targets))
             if d.start_h <= 0:
                 for name, f in targets:
                     sp = b.model.getSpecies(name)
                     _ok(sp.setInitialAmount(sp.getInitialAmount() + f * d.amount_mg), "set a bolus at time 0")
                 continue
-            eid = f"dose{i}" + (f"_device{d.device + 1}" if d.route == "intranasal" else "")
-            b.event(eid, d.start_h, [(name, f"{name} + {_fmt(f * d.amount_mg)}") for name, f in targets],
-                    [label, "adds " + ", ".join(f"{f:.6g} x {d.amount_mg:g} mg to {name}" for name, f in targets)])
+            b.event(f"dose{i}{device}", d.start_h,
+                    [(name, f"{name} + {_fmt(f * d.amount_mg)}") for name, f in targets], [label])
     if infusions:
         total = " + ".join(rid for rid, _ in infusions)
         b.assignment("infusion_rate", total, "mg_per_hour", ["sum of the running infusions' rates (mg/h)"])
