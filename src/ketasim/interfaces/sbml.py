@@ -234,19 +234,19 @@ def _published(model: PKModel, *names: str) -> Parameter | None:
     return next((by_name[n] for n in names if n in by_name), None)
 
 
-def _pk_notes(model: PKModel, what: str, *published: str) -> list[str]:
+def _pk_notes(model: PKModel, what: str, *published: str, fallback: str = "") -> list[str]:
+    """Notes of a PK value: the published parameter it comes from (source, status), or how it was derived."""
     p = _published(model, *published) if published else None
     lines = [what, f"PK model {model.name}: {model.citation}"]
     if p is not None:
         lines += [f"published as {p.name} = {p.value:g} {p.unit}", f"source: {p.source}", f"status: {p.status}"]
     else:
-        lines += ["derived from the model's published parameters (see the model notes for their source and "
-                  "status)"]
+        lines += [fallback or "derived from the model's published parameters (rate constants, Vss; listed with "
+                  "their source and status in the model notes)"]
     return lines
 
 
-def _add_disposition(b: _Builder, model: PKModel, prefix: str, d: Disposition, fm_target: str | None,
-                     fm: float) -> None:
+def _add_disposition(b: _Builder, model: PKModel, prefix: str, d: Disposition, fm_target: str | None) -> None:
     """Compartments, species and reactions of one drug's mammillary disposition."""
     is_parent = prefix == "parent"
     label = "ketamine" if is_parent else "norketamine"
@@ -274,8 +274,10 @@ def _add_disposition(b: _Builder, model: PKModel, prefix: str, d: Disposition, f
         b.reaction(f"{prefix}_elimination", [central], [], f"CL_{prefix} * {conc}", [f"{label} clearance: CL C"])
     for i, (vp, q) in enumerate(d.peripherals, start=1):
         per = f"{prefix}_peripheral{i}"
-        names_v = (f"Vp{i}", f"V{i + 1}", "Vp_norketamine") if is_parent or i > 1 else ("Vp_norketamine",)
-        names_q = (f"Q{i}", "Q", "Q_norketamine") if is_parent or i > 1 else ("Q_norketamine",)
+        if is_parent:
+            names_v, names_q = (f"Vp{i}", f"V{i + 1}"), (f"Q{i}",) + (("Q",) if i == 1 else ())
+        else:
+            names_v, names_q = ("Vp_norketamine",) if i == 1 else (), ("Q_norketamine",) if i == 1 else ()
         b.parameter(f"V_ref_{per}", vp, "litre", _pk_notes(model, f"{label} peripheral volume {i} at 70 kg",
                                                            *names_v))
         b.compartment(f"cmt_{per}", vp, [f"{label} peripheral compartment {i}; volume V_ref x weight / 70"])
@@ -307,11 +309,12 @@ def _add_exposure(b: _Builder, plan: Plan, system: PKSystem) -> None:
     met = model.metabolite
     if met is not None:
         b.parameter("fm", model.fraction_metabolised, "dimensionless",
-                    _pk_notes(model, "fraction of parent clearance forming the metabolite", "fm"))
-    _add_disposition(b, model, "parent", model.parent, "metabolite_central" if met is not None else None,
-                     model.fraction_metabolised)
+                    _pk_notes(model, "fraction of parent clearance forming the metabolite", "fm",
+                              fallback="the model's metabolite is formed by all of the parent's clearance "
+                                       "(structure of the published model)"))
+    _add_disposition(b, model, "parent", model.parent, "metabolite_central" if met is not None else None)
     if met is not None:
-        _add_disposition(b, model, "metabolite", met, None, 0.0)
+        _add_disposition(b, model, "metabolite", met, None)
 
     depots = [n for n in system.state_names if n.startswith("depot_")]
     if depots:
@@ -321,8 +324,10 @@ def _add_exposure(b: _Builder, plan: Plan, system: PKSystem) -> None:
         path = model.routes[route][int(j)]
         b.species(name, "cmt_depot", 0.0, [f"{route} absorption path {j}: {path.fraction:g} of a dose, to the "
                                            f"{path.target} (device fractions in the dose events)"])
-        b.parameter(f"ka_{name}", path.ka, "per_hour", _pk_notes(model, f"absorption rate of {route} path {j}",
-                                                                 f"ka_{route}", "ka_nasal" if j == "0" else "ka_gut"))
+        b.parameter(f"ka_{name}", path.ka, "per_hour",
+                    _pk_notes(model, f"absorption rate of {route} path {j}", f"ka_{route}",
+                              "ka_nasal" if j == "0" else "ka_gut",
+                              fallback="status: assumed (absorption rates not published for this model and route)"))
         b.parameter(f"ka_eff_{name}", path.ka, "per_hour", ["absorption rate of this patient: ka x ka_factor"])
         b.initial_assignment(f"ka_eff_{name}", f"ka_{name} * ka_factor")
         b.reaction(f"absorption_{name}", [name], [f"{path.target}_central"], f"ka_eff_{name} * {name}",
