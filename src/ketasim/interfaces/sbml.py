@@ -27,7 +27,8 @@ document (units: hours, mg, L), so that any SBML tool can re-run, inspect or ext
   its start and off at its end; a psychotherapy session adds 1 to ``S``; an ECT/TMS session
   adds ``g_ect`` / ``g_tms`` to ``E``; lifestyle periods and antidepressants set their level
   parameters on and off. Interventions at or before time 0 are part of the initial state
-  (as in :func:`ketasim.engine.compile.compile_plan`).
+  (as in :func:`ketasim.engine.compile.compile_plan`). Dose amounts are this patient's (a dose
+  written in mg/kg is already multiplied by the plan's weight); ``weight_kg`` scales the PK.
 
 Every parameter is an SBML parameter with units and notes giving its source and status.
 The mechanism switches (pruning, homeostasis, tolerance, load) are parameters equal to 1.
