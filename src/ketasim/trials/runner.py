@@ -25,6 +25,7 @@ from ketasim.trials.studies import BUILTIN_STUDIES, OutcomeSpec, Study
 from ketasim.trials.targets import TARGETS_BY_ID, Target
 
 DEFAULT_PATIENTS = 400
+REPORT_PATIENTS = 1000  # virtual patients enrolled per study by ``ketasim trials``
 
 
 @dataclass
@@ -97,8 +98,12 @@ def _censor_days(study: Study, n: int, seed: int) -> np.ndarray | None:
 
 def simulate_study_scores(study: Study, cohort: Cohort, *, params: np.ndarray | None = None,
                           omegas: dict[str, float] | None = None, measurement: MeasurementModel | None = None,
-                          simulate: Callable[..., np.ndarray] = model_madrs) -> tuple[dict[str, ArmScores], np.ndarray]:
-    """Observed scores per arm and the arm allocation of every enrolled patient."""
+                          simulate: Callable[..., np.ndarray] | None = None) -> tuple[dict[str, ArmScores], np.ndarray]:
+    """Observed scores per arm and the arm allocation of every enrolled patient.
+
+    ``simulate`` (default :func:`ketasim.trials.cohort.model_madrs`) gives the model MADRS at the visits.
+    """
+    simulate = simulate or model_madrs
     days = np.array([v.day for v in study.visits])
     noise = MeasurementNoise.draw(cohort.n, days.size, np.random.default_rng([cohort.seed, 2]))
     alloc = _allocation(study, cohort.n, cohort.seed)
@@ -236,20 +241,28 @@ def run_study(study: Study, n_patients: int = DEFAULT_PATIENTS, seed: int = 0, *
     return StudyResult(study, cohort.n, cohort.seed, arms, outcomes, randomised, censor)
 
 
+def evaluate_study(study: Study, cohort: Cohort, *, params: np.ndarray | None = None,
+                   omegas: dict[str, float] | None = None, measurement: MeasurementModel | None = None) -> StudyResult:
+    """:func:`run_study` on an already enrolled cohort (calibration: the same patients every time)."""
+    return run_study(study, cohort.n, cohort.seed, params=params, omegas=omegas, measurement=measurement,
+                     cohort=cohort)
+
+
 def study_seed(study_id: str, seed: int) -> int:
     """A per-study seed derived from the run's seed and the study id (stable across Python runs)."""
     return int(np.random.SeedSequence([seed, *study_id.encode()]).generate_state(1)[0])
 
 
-def target_results(result: StudyResult) -> list[TargetResult]:
-    """The study's outcomes that are published targets, next to those targets."""
-    return [TargetResult(TARGETS_BY_ID[k], e, result.study.id, result.n_patients)
-            for k, e in result.outcomes.items() if k in TARGETS_BY_ID]
+def target_results(result: StudyResult, targets: dict[str, Target] | None = None) -> list[TargetResult]:
+    """The study's outcomes that are published targets (built-in, or ``targets`` of a user study)."""
+    known = {**TARGETS_BY_ID, **(targets or {})}
+    return [TargetResult(known[k], e, result.study.id, result.n_patients)
+            for k, e in result.outcomes.items() if k in known]
 
 
 def run_trials(studies: Sequence[Study] | None = None, n_patients: int | dict[str, int] = DEFAULT_PATIENTS,
                seed: int = 0, *, params: np.ndarray | None = None, omegas: dict[str, float] | None = None,
-               measurement: MeasurementModel | None = None,
+               measurement: MeasurementModel | None = None, targets: dict[str, Target] | None = None,
                progress: Callable[[str], None] | None = None) -> tuple[list[StudyResult], list[TargetResult]]:
     """Run every study (default: the built-in ones) and line their outcomes up with the targets."""
     studies = list(BUILTIN_STUDIES.values()) if studies is None else list(studies)
@@ -259,7 +272,7 @@ def run_trials(studies: Sequence[Study] | None = None, n_patients: int | dict[st
         n = n_patients.get(st.id, DEFAULT_PATIENTS) if isinstance(n_patients, dict) else n_patients
         res = run_study(st, n, study_seed(st.id, seed), params=params, omegas=omegas, measurement=measurement)
         results.append(res)
-        rows.extend(target_results(res))
+        rows.extend(target_results(res, targets))
         if progress:
             progress(st.id)
     return results, rows

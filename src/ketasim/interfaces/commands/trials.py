@@ -1,0 +1,116 @@
+"""``ketasim trials``: virtual clinical trials against the published targets.
+
+``ketasim trials`` runs every built-in study (the trials of the clinical targets) with the parameters in
+force and prints, for each target, the published value and band, the simulated value with its 95%
+Monte-Carlo interval, the number of virtual patients behind it and whether it falls in the band.
+``--study FILE.yaml`` runs a user study instead (repeatable); ``--json`` prints JSON; ``--report DIR``
+writes the validation report (tables, figures, identifiability and sensitivity) to ``DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ketasim.errors import PlanError
+from ketasim.interfaces.cli import app
+
+DISCLAIMER = "Research and decision-support software, not a medical device."
+
+
+def _studies(files: list[Path] | None, ids: str):
+    from ketasim.trials.studies import BUILTIN_STUDIES, get_study
+    from ketasim.trials.studyfile import load_study
+
+    extra_targets = {}
+    if files:
+        studies = []
+        for f in files:
+            st, targets = load_study(f)
+            studies.append(st)
+            extra_targets.update({t.id: t for t in targets})
+        return studies, extra_targets
+    if ids:
+        return [get_study(s.strip()) for s in ids.split(",") if s.strip()], extra_targets
+    return list(BUILTIN_STUDIES.values()), extra_targets
+
+
+@app.command("trials")
+def trials_command(
+    study: list[Path] = typer.Option(None, "--study", help="A study YAML file (repeatable); default: built-ins."),
+    studies: str = typer.Option("", "--studies", help="Comma-separated built-in study ids (default: all)."),
+    n_patients: int = typer.Option(0, "--n", help="Virtual patients per study (default: 1000; SUSTAIN-1 2000)."),
+    seed: int = typer.Option(2024, "--seed", help="Seed of the virtual cohorts and rating noise."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    report: Path = typer.Option(None, "--report", help="Write the validation report to this directory."),
+    sensitivity_n: int = typer.Option(64, "--sensitivity-n", help="Sobol base sample size of the report."),
+) -> None:
+    """Run virtual trials and compare every figure with its published value and band."""
+    from ketasim.trials.runner import REPORT_PATIENTS, run_trials
+
+    if n_patients < 0:
+        raise PlanError("--n", n_patients, "a positive number of virtual patients")
+    chosen, extra = _studies(study, studies)
+    n = n_patients if n_patients > 0 else REPORT_PATIENTS
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=True, disable=as_json) as bar:
+        task = bar.add_task("virtual trials", total=len(chosen))
+        results, rows = run_trials(chosen, n, seed, targets=extra,
+                                   progress=lambda sid: bar.update(task, advance=1, description=sid))
+    user_rows = [] if not study else _user_outcomes(results, extra)
+    if report is not None:
+        from ketasim.trials.report import write_report
+
+        path = write_report(report, results, rows, seed=seed, sensitivity_n=sensitivity_n,
+                            progress=None if as_json else console)
+        if not as_json:
+            console.print(f"report written to {path}")
+    if as_json:
+        payload = {"disclaimer": DISCLAIMER, "seed": seed, "targets": [r.as_dict() for r in rows]}
+        if user_rows:
+            payload["outcomes"] = user_rows
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    _print_table(rows, user_rows)
+
+
+def _user_outcomes(results, extra) -> list[dict]:
+    out = []
+    for res in results:
+        for k, e in res.outcomes.items():
+            if k in extra:
+                continue
+            out.append({"study": res.study.id, "id": k, "simulated": e.value, "interval": [e.low, e.high],
+                        "n_patients": e.n})
+    return out
+
+
+def _fmt(x: float | None, unit: str = "") -> str:
+    if x is None:
+        return "-"
+    return f"{x:.3g}{unit}" if abs(x) < 10 else f"{x:.1f}{unit}"
+
+
+def _print_table(rows, user_rows) -> None:
+    table = Table(title="virtual trials vs published targets", caption=DISCLAIMER)
+    for col in ("target", "published", "band", "simulated", "95% MC interval", "n", "in band"):
+        table.add_column(col, overflow="fold")
+    n_ok = 0
+    for r in rows:
+        d = r.as_dict()
+        n_ok += d["within_band"]
+        table.add_row(d["id"], _fmt(d["published"]), f"{_fmt(d['band'][0])} to {_fmt(d['band'][1])}",
+                      _fmt(d["simulated"]), f"{_fmt(d['interval'][0])} to {_fmt(d['interval'][1])}",
+                      str(d["n_patients"]), "[green]yes[/green]" if d["within_band"] else "[red]MISS[/red]")
+    for u in user_rows:
+        table.add_row(f"{u['study']}:{u['id']}", "-", "-", _fmt(u["simulated"]),
+                      f"{_fmt(u['interval'][0])} to {_fmt(u['interval'][1])}", str(u["n_patients"]), "-")
+    Console(width=160).print(table)
+    if rows:
+        Console().print(f"{n_ok} of {len(rows)} targets within their band.")

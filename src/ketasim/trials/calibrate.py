@@ -1,0 +1,293 @@
+"""Calibration of the population-level response parameters against every clinical target at once.
+
+What is fitted (:data:`FREE_PARAMETERS`): typical values of the *assumed* response parameters that the
+targets inform, the inter-individual variabilities (log-normal SDs, omegas) of the parameters that make
+patients differ in how much and how long they respond, and the two parameters of the symptom
+fluctuation of the measurement model. Pharmacokinetics (clearances, volumes, Ki, fu, ke0 and their
+variabilities) stay at their literature values.
+
+How (simulation-based, common random numbers): every study's virtual patients, their rating noise,
+randomisation and censoring are drawn once from fixed seeds; an evaluation only re-integrates the model
+with new parameters and recomputes the figures. The weighted discrepancy
+
+    D(theta) = sum_t w_t ((sim_t(theta) - published_t) / half_band_t)^2
+
+(a target inside its band contributes less than w_t; a figure that cannot be computed, e.g. a median not
+reached, contributes ``MISSING_PENALTY``) is minimised by CMA-ES (package ``cma``) in the unit cube of
+the bounds (log scale for rates and omegas). The best point is re-evaluated and written, with the date,
+the targets, the discrepancy and the command, to ``ketasim/data/calibrated.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ketasim.errors import KetasimError
+from ketasim.parameters import IDX, RESPONSE_PARAMETERS, default_vector
+from ketasim.trials.cohort import Cohort, current_omegas, enrol
+from ketasim.trials.measurement import MeasurementModel
+from ketasim.trials.runner import StudyResult, TargetResult, evaluate_study, study_seed, target_results
+from ketasim.trials.studies import BUILTIN_STUDIES, Study
+
+MISSING_PENALTY = 16.0
+DEFAULT_CALIBRATION_PATIENTS: dict[str, int] = {
+    "zarate06": 300, "murrough13a": 300, "murrough13b": 300, "aanhetrot10": 300, "shiroma14": 300,
+    "phillips19": 300, "wilkinson17": 300, "sustain1": 800,
+}
+DAY = 24.0
+
+
+@dataclass(frozen=True)
+class FreeParameter:
+    """One calibrated quantity: a typical response parameter, an omega or a measurement parameter."""
+
+    name: str
+    kind: str  # "typical" | "omega" | "measurement"
+    lower: float
+    upper: float
+    log: bool = True
+
+    @property
+    def key(self) -> str:
+        return self.name if self.kind == "typical" else f"{self.kind}:{self.name}"
+
+    def to_unit(self, value: float) -> float:
+        v = min(max(value, self.lower), self.upper)
+        if self.log:
+            return (math.log(v) - math.log(self.lower)) / (math.log(self.upper) - math.log(self.lower))
+        return (v - self.lower) / (self.upper - self.lower)
+
+    def from_unit(self, u: float) -> float:
+        u = min(max(u, 0.0), 1.0)
+        if self.log:
+            return math.exp(math.log(self.lower) + u * (math.log(self.upper) - math.log(self.lower)))
+        return self.lower + u * (self.upper - self.lower)
+
+
+def _typical(name: str, lower: float | None = None, upper: float | None = None, log: bool = True) -> FreeParameter:
+    p = RESPONSE_PARAMETERS[IDX[name]]
+    lo, hi = p.bounds if p.bounds else (p.value / 10, p.value * 10)
+    lo = lower if lower is not None else lo
+    hi = upper if upper is not None else hi
+    if log and lo <= 0:
+        lo = hi * 1e-3
+    return FreeParameter(name, "typical", lo, hi, log)
+
+
+FREE_PARAMETERS: tuple[FreeParameter, ...] = (
+    # trigger and rapid effect (bounds: the parameter's own plausible range)
+    _typical("k_G"),
+    _typical("kappa_G"),
+    # synapse formation, pruning, maturation, consolidation, homeostasis, symptom scale
+    _typical("k_form"),
+    _typical("k_prune"),
+    _typical("k_mat"),
+    _typical("mu_G", 1.0),
+    _typical("k_hom"),
+    _typical("kappa"),
+    # psychotherapy (Wilkinson 2017) and the oral antidepressant (SUSTAIN-1)
+    _typical("w_therapy", 0.05),
+    _typical("eta", 1e-5),
+    _typical("a_antidepressant", 0.005),
+    # inter-individual variability (log-normal SD)
+    FreeParameter("kappa_G", "omega", 0.05, 1.5),
+    FreeParameter("k_form", "omega", 0.05, 1.5),
+    FreeParameter("k_hom", "omega", 0.05, 1.5),
+    FreeParameter("a_antidepressant", "omega", 0.05, 1.5),
+    # symptom fluctuation of the measurement model
+    FreeParameter("fluctuation_sd", "measurement", 0.5, 8.0),
+    FreeParameter("fluctuation_tau", "measurement", 2.0, 90.0),
+)
+
+
+@dataclass
+class Evaluation:
+    """The figures and discrepancy of one parameter point."""
+
+    x: np.ndarray
+    discrepancy: float
+    rows: list[TargetResult]
+    seconds: float
+
+
+@dataclass
+class CalibrationResult:
+    """Best point, its figures, and the optimiser's history."""
+
+    free: tuple[FreeParameter, ...]
+    best: Evaluation
+    start: Evaluation
+    history: list[tuple[int, float, float]] = field(default_factory=list)  # (evaluations, best D, seconds)
+    evaluations: int = 0
+    seconds: float = 0.0
+    stop_reason: str = ""
+
+    def values(self) -> dict[str, float]:
+        return {f.key: f.from_unit(float(u)) for f, u in zip(self.free, self.best.x, strict=True)}
+
+
+class Calibration:
+    """The calibration problem: studies with fixed cohorts (common random numbers) and the free parameters."""
+
+    def __init__(self, free: Sequence[FreeParameter] = FREE_PARAMETERS, studies: Sequence[Study] | None = None,
+                 n_patients: dict[str, int] | int | None = None, seed: int = 0,
+                 weights: dict[str, float] | None = None, base: np.ndarray | None = None,
+                 base_omegas: dict[str, float] | None = None, base_measurement: MeasurementModel | None = None):
+        self.free = tuple(free)
+        self.studies = list(BUILTIN_STUDIES.values()) if studies is None else list(studies)
+        if n_patients is None:
+            n_patients = DEFAULT_CALIBRATION_PATIENTS
+        self.n_patients = {s.id: (n_patients.get(s.id, 300) if isinstance(n_patients, dict) else int(n_patients))
+                           for s in self.studies}
+        self.seed = seed
+        self.weights = weights or {}
+        self.base = default_vector() if base is None else np.asarray(base, dtype=float)
+        self.base_omegas = dict(current_omegas() if base_omegas is None else base_omegas)
+        self.base_measurement = base_measurement or MeasurementModel.shipped()
+        self.cohorts: dict[str, Cohort] = {s.id: enrol(s.population, self.n_patients[s.id], study_seed(s.id, seed))
+                                           for s in self.studies}
+
+    # --- parameter points ------------------------------------------------------------------------
+    def x0(self) -> np.ndarray:
+        """The starting point (unit cube) from the parameters in force."""
+        out = []
+        for f in self.free:
+            if f.kind == "typical":
+                v = self.base[IDX[f.name]]
+            elif f.kind == "omega":
+                v = self.base_omegas.get(f.name, 0.3)
+            else:
+                v = getattr(self.base_measurement, f.name)
+            out.append(f.to_unit(float(v)))
+        return np.array(out)
+
+    def unpack(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, float], MeasurementModel]:
+        """(response parameter vector, omegas, measurement model) of the unit-cube point ``x``."""
+        params = self.base.copy()
+        omegas = dict(self.base_omegas)
+        meas: dict[str, float] = {}
+        for f, u in zip(self.free, x, strict=True):
+            v = f.from_unit(float(u))
+            if f.kind == "typical":
+                params[IDX[f.name]] = v
+            elif f.kind == "omega":
+                omegas[f.name] = v
+            else:
+                meas[f.name] = v
+        return params, omegas, self.base_measurement.with_values(meas)
+
+    # --- evaluation ------------------------------------------------------------------------------
+    def run_studies(self, x: np.ndarray) -> list[StudyResult]:
+        params, omegas, meas = self.unpack(x)
+        return [evaluate_study(s, self.cohorts[s.id], params=params, omegas=omegas, measurement=meas)
+                for s in self.studies]
+
+    def discrepancy(self, rows: Sequence[TargetResult]) -> float:
+        """Weighted sum of squared band-scaled errors (``MISSING_PENALTY`` for a figure not computed)."""
+        total = 0.0
+        for r in rows:
+            w = self.weights.get(r.target.id, 1.0)
+            v = r.estimate.value
+            if not np.isfinite(v):
+                total += w * MISSING_PENALTY
+            else:
+                total += w * ((v - r.target.published) / r.target.half_width) ** 2
+        return total
+
+    def evaluate(self, x: np.ndarray) -> Evaluation:
+        t0 = time.perf_counter()
+        try:
+            results = self.run_studies(x)
+        except KetasimError:
+            return Evaluation(np.array(x), float("inf"), [], time.perf_counter() - t0)
+        rows = [r for res in results for r in target_results(res)]
+        return Evaluation(np.array(x), self.discrepancy(rows), rows, time.perf_counter() - t0)
+
+    # --- optimisation ----------------------------------------------------------------------------
+    def run(self, *, max_evaluations: int = 600, max_seconds: float = 25 * 60.0, sigma0: float = 0.15,
+            popsize: int | None = None, x0: np.ndarray | None = None, optimiser_seed: int = 1,
+            progress: Callable[[int, float, float], None] | None = None) -> CalibrationResult:
+        """Minimise the discrepancy with CMA-ES within ``max_evaluations`` and ``max_seconds``."""
+        import cma
+
+        t_start = time.perf_counter()
+        start = self.evaluate(self.x0() if x0 is None else np.asarray(x0, dtype=float))
+        best = start
+        history = [(1, best.discrepancy, time.perf_counter() - t_start)]
+        opts = {"bounds": [0.0, 1.0], "seed": optimiser_seed, "verbose": -9, "maxfevals": max_evaluations}
+        if popsize:
+            opts["popsize"] = popsize
+        es = cma.CMAEvolutionStrategy(list(start.x), sigma0, opts)
+        n_eval = 1
+        reason = "evaluation budget"
+        while not es.stop():
+            if n_eval >= max_evaluations:
+                break
+            if time.perf_counter() - t_start > max_seconds:
+                reason = "time budget"
+                break
+            xs = es.ask()
+            evals = [self.evaluate(np.asarray(x)) for x in xs]
+            n_eval += len(evals)
+            fit = [e.discrepancy if np.isfinite(e.discrepancy) else 1e9 for e in evals]
+            es.tell(xs, fit)
+            for e in evals:
+                if e.discrepancy < best.discrepancy:
+                    best = e
+            history.append((n_eval, best.discrepancy, time.perf_counter() - t_start))
+            if progress:
+                progress(n_eval, best.discrepancy, time.perf_counter() - t_start)
+        else:
+            reason = "converged: " + ", ".join(es.stop())
+        return CalibrationResult(self.free, best, start, history, n_eval, time.perf_counter() - t_start, reason)
+
+
+# --- the shipped file ------------------------------------------------------------------------------
+
+
+def calibration_record(cal: Calibration, result: CalibrationResult, command: str) -> dict:
+    """The JSON document of a calibration (the shape ``ketasim.parameters`` reads, plus provenance)."""
+    today = dt.date.today().isoformat()
+    params, omegas, meas = cal.unpack(result.best.x)
+    record = {
+        "date": today,
+        "command": command,
+        "method": "CMA-ES on the weighted discrepancy, common random numbers (fixed cohorts and rating noise)",
+        "discrepancy": round(result.best.discrepancy, 4),
+        "discrepancy_start": round(result.start.discrepancy, 4),
+        "evaluations": result.evaluations,
+        "seconds": round(result.seconds, 1),
+        "stop_reason": result.stop_reason,
+        "seed": cal.seed,
+        "n_patients": cal.n_patients,
+        "parameters": {f.name: {"value": float(params[IDX[f.name]]), "date": today, "bounds": [f.lower, f.upper]}
+                       for f in cal.free if f.kind == "typical"},
+        "variability": {name: {"omega": float(v), "date": today} for name, v in sorted(omegas.items())},
+        "measurement": {f.name: {"value": float(getattr(meas, f.name)), "date": today, "bounds": [f.lower, f.upper]}
+                        for f in cal.free if f.kind == "measurement"},
+        "targets": [r.as_dict() for r in result.best.rows],
+        "within_band": sum(r.within_band for r in result.best.rows),
+        "n_targets": len(result.best.rows),
+        "history": [[n, round(d, 4), round(s, 1)] for n, d, s in result.history],
+    }
+    return record
+
+
+def write_record(record: dict, path: str | Path) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(record, indent=1) + "\n")
+    return p
+
+
+def shipped_path() -> Path:
+    """Where the shipped calibration lives in the source tree."""
+    return Path(__file__).resolve().parent.parent / "data" / "calibrated.json"
