@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ketasim.exposure.models import PK_MODELS, get_model
-from ketasim.exposure.system import build_system
+from ketasim.exposure.system import MW_RATIO, build_system
 
 
 def _moments(model_name: str, weight: float, route: str = "iv") -> tuple[float, float, float, float]:
@@ -29,8 +29,8 @@ def test_clearance_and_volume_scale_allometrically(model_name, weight):
     assert auc == pytest.approx(1.0 / (model.parent.cl * fc), rel=1e-9)
     # Vss = CL x MRT = dose AUMC / AUC^2: volumes scale with W/70.
     assert aumc / auc**2 == pytest.approx(model.parent.vss * fv, rel=1e-9)
-    # Metabolite: AUC_m = fm dose / CL_m.
-    assert auc_m == pytest.approx(model.fraction_metabolised / (model.metabolite.cl * fc), rel=1e-9)
+    # Metabolite: AUC_m = fm dose / CL_m, in norketamine mass (molar-mass ratio 223.70 / 237.73).
+    assert auc_m == pytest.approx(MW_RATIO * model.fraction_metabolised / (model.metabolite.cl * fc), rel=1e-9)
 
 
 def test_initial_concentration_after_a_bolus_scales_with_weight():
@@ -46,7 +46,7 @@ def test_oral_auc_uses_bioavailability():
     auc, _, auc_m, _ = _moments("kamp2020", 80.0, "oral")
     cl = 79.0 * (80.0 / 70.0) ** 0.75
     assert auc == pytest.approx(0.17 / cl, rel=1e-9)
-    assert auc_m == pytest.approx((0.17 * 0.80 + 0.60) / (60.0 * (80.0 / 70.0) ** 0.75), rel=1e-9)
+    assert auc_m == pytest.approx(MW_RATIO * (0.17 * 0.80 + 0.60) / (60.0 * (80.0 / 70.0) ** 0.75), rel=1e-9)
 
 
 def test_variability_factors_multiply_clearance_and_volume():

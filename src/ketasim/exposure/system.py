@@ -11,7 +11,8 @@ so no stiff solver is needed and any concentration is a sum of exponentials.
 
 States: parent central, parent peripherals, metabolite central and peripherals, one depot
 per absorption path with a rate, then the parent and metabolite effect sites
-(``dCe/dt = ke0 (C_plasma - Ce)``).
+(``dCe/dt = ke0 (C_plasma - Ce)``). Metabolite amounts are in ketamine-equivalent mg; the
+output rows convert them to norketamine by the molar-mass ratio 223.70 / 237.73.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ketasim.exposure.models import Absorption, PKModel, UnknownPKNameError
+from ketasim.exposure.models import MW_KETAMINE, MW_NORKETAMINE, Absorption, PKModel, UnknownPKNameError
 
 REFERENCE_WEIGHT_KG = 70.0
+MW_RATIO = MW_NORKETAMINE / MW_KETAMINE  # mg norketamine formed per mg ketamine metabolised
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,10 @@ def build_system(model: PKModel, weight_kg: float, routes: Sequence[str] | None 
         me = ix["metabolite_effect_site"]
         A[me, ix["metabolite_central"]] += ke0 / (met.v1 * fv)
         A[me, me] -= ke0
-        plasma[1, ix["metabolite_central"]] = 1.0 / (met.v1 * fv)
-        effect[1, me] = 1.0
+        # Metabolite amounts are kept in ketamine-equivalent mg (so mass balance holds in one unit);
+        # the molar-mass ratio turns them into norketamine mg/L.
+        plasma[1, ix["metabolite_central"]] = MW_RATIO / (met.v1 * fv)
+        effect[1, me] = MW_RATIO
 
     inputs: dict[str, np.ndarray] = {}
     for r in routes:

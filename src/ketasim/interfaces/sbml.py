@@ -348,8 +348,9 @@ def _add_exposure(b: _Builder, plan: Plan, system: PKSystem) -> None:
     potency = ("fu * 1000 * (fraction_S / ki_s_ketamine + (1 - fraction_S) / ki_r_ketamine) / MW_ketamine "
                "* Ce_parent")
     if met is not None:
-        b.assignment("C_metabolite", "metabolite_central / cmt_metabolite_central", "mg_per_litre",
-                     ["plasma metabolite (mg/L, parent-equivalent)"])
+        b.assignment("C_metabolite", "metabolite_central / cmt_metabolite_central * MW_norketamine / MW_ketamine",
+                     "mg_per_litre", ["plasma metabolite (mg/L of norketamine; the amount is parent-equivalent mg, "
+                                      "converted by the molar-mass ratio)"])
         b.assignment("norketamine_ng_ml", "1000 * C_metabolite", "dimensionless", ["plasma metabolite in ng/mL"])
         b.parameter("Ce_metabolite", 0.0, "mg_per_litre", ["metabolite at the effect site (mg/L)"], constant=False)
         b.rate_rule("Ce_metabolite", "ke0 * (C_metabolite - Ce_metabolite)")
