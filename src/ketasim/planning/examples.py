@@ -2,7 +2,7 @@
 
 ``python -m ketasim.planning.examples [DIR]`` draws virtual patients from the population prior
 (seed ``SEED``), simulates each under an archetype's schedule, and keeps the first whose true
-(noise-free) course matches the archetype:
+(noise-free) course matches the archetype and whose recorded noisy scores show it too:
 
 * **good-responder** (PHQ-9): six infusions then sessions every three weeks; in remission at
   most visits after the first week and no relapse for at least four weeks after today without
@@ -10,8 +10,9 @@
 * **fast-relapser** (MADRS, one HDRS-17 rating): six infusions, a response by day 14, then a
   relapse within two weeks of the last infusion;
 * **bridge-case** (QIDS-SR16): a bereavement 45 days before the first infusion (its size not
-  recorded), six infusions and one more at day 28; the load is mostly the fading bereavement,
-  and the patient stays well for six months after today without further doses.
+  recorded), six infusions and one more at day 28, then six weeks without doses; the load is
+  mostly the fading bereavement, and the patient stays well (MADRS at most 14, true and
+  recorded) for six months after today without further doses.
 
 Scores are noisy ratings of the true course (``ketasim.symptoms.scales.observe``); the CSV
 header comments name the seed, the candidate and its true attributes.
@@ -34,7 +35,8 @@ from ketasim.planning.synthetic import INDUCTION_DAYS, Schedule, make_history, s
 from ketasim.symptoms.scales import MADRS_REMISSION
 
 SEED = 20250106
-MAX_CANDIDATES = 4000
+MAX_CANDIDATES = 8000
+BRIDGE_WELL_MADRS = 14.0  # "stays well": mild symptoms at most (MADRS 7-19 is mild, Snaith 1986)
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples" / "histories"
 
 
@@ -60,9 +62,9 @@ ARCHETYPES = (
               today_day=28, weight_kg=88.0, age=52,
               description="responds to six infusions, relapses within two weeks of the last one"),
     Archetype("bridge-case",
-              Schedule(dose_days=(*INDUCTION_DAYS, 28), score_days=(0, 1, 4, 7, 11, 14, 21, 28, 35, 42),
+              Schedule(dose_days=(*INDUCTION_DAYS, 28), score_days=(0, 1, 4, 7, 11, 14, 21, 28, 42, 56, 70),
                        scale="qids_sr16", life_events=((-45.0, None, None, "bereavement"),)),
-              today_day=42, weight_kg=71.0, age=61,
+              today_day=70, weight_kg=71.0, age=61,
               description="depression after a bereavement; the load fades and no maintenance is needed"),
 )
 
@@ -85,30 +87,52 @@ def _matches(a: Archetype, days: np.ndarray, m: np.ndarray, valid: np.ndarray, c
     baseline = m[:, 0]
     if a.name == "good-responder":
         remitted = np.mean(at_scores[:, sd >= 7] <= MADRS_REMISSION, axis=1) >= 0.7
-        return valid & remitted & (since_last >= today + 28)
+        return valid & remitted & (since_last >= today + 28) & (baseline >= 28)
     if a.name == "fast-relapser":
         responded = m[:, 14] <= 0.5 * baseline
         return valid & responded & (since_last <= last_dose + 14) & (baseline >= 30)
     if a.name == "bridge-case":
         load0 = cand.chronic_load + cand.event_amp[:, 0] * np.exp(-45.0 / cand.event_fade_days[:, 0])
         event_share = 1.0 - cand.chronic_load / load0
-        well = since_last >= today + BRIDGE_DAYS
+        after = m[:, int(today):int(today) + BRIDGE_DAYS]
+        well = (since_last >= today + BRIDGE_DAYS) & np.all(after <= BRIDGE_WELL_MADRS, axis=1)
         return valid & well & (event_share >= 0.6) & (baseline >= 25)
     raise ValueError(a.name)
 
 
-def find_patient(a: Archetype, prior: PopulationPrior, seed: int = SEED) -> tuple[int, Particles]:
-    """The first candidate (index in the seeded stream) whose true course matches the archetype."""
+def _record_matches(a: Archetype, hist: PatientHistory) -> bool:
+    """The recorded (noisy) scores tell the archetype's story too, as a clinician would see it."""
+    from ketasim.symptoms.scales import to_madrs
+
+    scores = hist.scores
+    m = np.array([float(to_madrs(e.scale, e.value)) for e in scores])
+    day = np.array([hist.day_of(e.when) for e in scores])
+    last_dose = max(a.schedule.dose_days)
+    if a.name == "good-responder":
+        return bool(np.mean(m[day >= 7] <= MADRS_REMISSION + 2) >= 0.6)
+    if a.name == "fast-relapser":
+        return bool(np.all(m[-2:] >= 22) and m[day < last_dose + 4].min() <= 0.5 * m[0])
+    if a.name == "bridge-case":
+        return bool(np.all(m[day > last_dose] <= BRIDGE_WELL_MADRS))
+    raise ValueError(a.name)
+
+
+def find_patient(a: Archetype, prior: PopulationPrior,
+                 seed: int = SEED) -> tuple[int, Particles, PatientHistory]:
+    """The first candidate (index in the seeded stream) whose true course and record match the archetype."""
     rng = np.random.default_rng([seed, sum(map(ord, a.name))])
     E = len(a.schedule.life_events)
     z = prior.sample_latent(MAX_CANDIDATES, E, rng)
     for start in range(0, MAX_CANDIDATES, 400):
         cand = prior.transform(z[start:start + 400], E)
         days, m, valid = _truth_course(a, cand)
-        ok = np.flatnonzero(_matches(a, days, m, valid, cand))
-        if ok.size:
-            k = int(ok[0])
-            return start + k, cand.take(np.array([k]))
+        for k in np.flatnonzero(_matches(a, days, m, valid, cand)):
+            truth = cand.take(np.array([k]))
+            hist, _ = make_history(truth, a.schedule, weight_kg=a.weight_kg,
+                                   rng=np.random.default_rng([seed, start + int(k)]), name=a.name, age=a.age,
+                                   today_day=a.today_day)
+            if _record_matches(a, hist):
+                return start + int(k), truth, hist
     raise RuntimeError(f"no virtual patient among {MAX_CANDIDATES} matches the archetype {a.name!r}")
 
 
@@ -119,10 +143,7 @@ def write_examples(out_dir: Path = EXAMPLES_DIR, prior: PopulationPrior | None =
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for a in ARCHETYPES:
-        index, truth = find_patient(a, prior, seed)
-        rng = np.random.default_rng([seed, index])
-        hist, _ = make_history(truth, a.schedule, weight_kg=a.weight_kg, rng=rng, name=a.name, age=a.age,
-                               today_day=a.today_day)
+        index, truth, hist = find_patient(a, prior, seed)
         hist = PatientHistory(weight_kg=hist.weight_kg, events=hist.events, age=hist.age, name=a.name)
         p = truth.params[0]
         facts = ", ".join(f"{n} {p[IDX[n]]:.4g}" for n in prior.response_names)

@@ -29,6 +29,7 @@ import numpy as np
 from scipy.special import log_ndtr, logsumexp
 
 from ketasim.dosing.plan import Patient, Plan
+from ketasim.engine.compile import pk_model_name
 from ketasim.errors import PlanError
 from ketasim.parameters import IDX
 from ketasim.planning.history import PatientHistory
@@ -87,6 +88,12 @@ def history_plan(history: PatientHistory, *, include_planned: bool = False, hori
     patient = Patient(weight_kg=history.weight_kg, life_events=history.life_events(), age=history.age)
     return history.to_plan(patient, include_planned=include_planned, horizon_days=horizon_days,
                            extra_doses=extra_doses, extra_therapy_days=extra_therapy_days)
+
+
+def prior_for(history: PatientHistory) -> PopulationPrior:
+    """The population prior with the PK variability of the model that the history's doses use."""
+    drug_model = pk_model_name(history_plan(history, include_planned=True))
+    return PopulationPrior.for_pk_model(drug_model[1]) if drug_model else PopulationPrior()
 
 
 def known_events(history: PatientHistory) -> list[tuple[float | None, float | None]]:
@@ -174,12 +181,12 @@ def fit_posterior(history: PatientHistory, prior: PopulationPrior | None = None,
                   n_particles: int = DEFAULT_PARTICLES, ess_target: float = DEFAULT_ESS_TARGET, seed: int = 0,
                   extra_sd: float = 0.0, n_pk_clusters: int = 8, max_stages: int = 3) -> IndividualPosterior:
     """Posterior over the patient's hidden attributes given their scores (see the module docstring)."""
-    prior = prior or PopulationPrior()
     rng = np.random.default_rng(seed)
     obs = Observations.of(history)
     E = len(history.of_kind("life_event"))
     known = known_events(history)
     plan = history_plan(history, include_planned=False)
+    prior = prior or prior_for(history)
     plan = Plan(**{**plan.__dict__, "horizon_days": float(math.ceil(max(plan.horizon_days, obs.day.max() + 1e-6)))})
     ib = prior.baseline_index
 

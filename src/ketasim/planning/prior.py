@@ -1,18 +1,22 @@
 """The calibrated virtual population as the prior over one patient's hidden attributes.
 
-Every particle is the image of a standard-normal vector ``z`` (its ``latent`` row) through
-the population's variability model, so the prior density is ``N(z; 0, I)`` and jittering or
-mixture proposals live in ``z``:
+The population's variability model (``ketasim.population.variability``) maps standard-normal
+coordinates to a virtual patient; here the same map turns *independent* standard-normal
+coordinates ``u`` (a particle's ``latent`` row) into a particle, so that the prior density is
+``N(u; 0, I)`` and jitter and mixture proposals live in ``u``:
 
-    theta_j      = theta_j,typ * exp(omega_j z_j)         response parameters that vary
-    PK factor    = exp(omega z)                           clearance, volume, absorption rate
-    chronic load = L_typ * exp(omega_L z)
-    baseline     = mu_B + sd_B z                          untreated MADRS
-    event load   = A_typ * exp(omega_A z),  fade = tau_typ * exp(omega_tau z)   (unrecorded sizes)
+    z = u C^T                         C: Cholesky factor of the effects' correlation matrix
+    theta_e = RandomEffect_e.apply(typical_e, z_e)     (log-normal or normal, clipped)
+    chronic load capped at MAX_LOAD_SHARE of the baseline severity   (as ``sample_patients``)
+
+The typical values are the model's parameters with the shipped calibration. What the
+population samples but a history records is fixed: the weight. Each recorded life event adds
+two coordinates: its fading time (log-normal around :data:`EVENT_FADE_TYPICAL`) and nothing
+else: its size is the recorded amplitude (or :data:`EVENT_AMPLITUDE_TYPICAL` when not recorded)
+times the patient's ``acute_load_scale``, the population's reactivity to life events.
 
 The baseline severity is observed (the last score before the first dose), so its coordinate
-is drawn from a proposal centred on that score and importance-corrected (see
-``posterior.py``).
+is drawn from a proposal centred on that score and importance-corrected (``posterior.py``).
 """
 
 from __future__ import annotations
@@ -21,91 +25,119 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ketasim.dosing.plan import Patient
 from ketasim.parameters import IDX, Parameter, default_vector
 from ketasim.planning.particles import Particles
-
-# Provisional variability of the response (log-normal omegas), used until the population module
-# supplies its calibrated one. Status: assumed.
-RESPONSE_OMEGA: dict[str, float] = {
-    "k_form": 0.35, "k_prune": 0.35, "k_mat": 0.35, "k_hom": 0.35, "beta": 0.35, "kappa_G": 0.3, "eta": 0.5,
-}
+from ketasim.population.patients import MAX_LOAD_SHARE
+from ketasim.population.variability import (
+    DEFAULT_PK_MODEL,
+    RandomEffect,
+    correlation_matrix,
+    default_variability,
+)
 
 EVENT_AMPLITUDE_TYPICAL = Parameter(
-    "event_amplitude_typical", 1.2, "load units", "assumed: an acute stressor such as bereavement roughly doubles "
-    "the typical chronic load", "assumed", "median load added by a recorded life event whose size is not given",
-    "planning", (0.1, 3.0))
-EVENT_AMPLITUDE_OMEGA = Parameter(
-    "event_amplitude_omega", 0.5, "1 (log-normal SD)", "assumed", "assumed",
-    "spread of the load added by a recorded life event", "planning", (0.0, 1.5))
+    "event_amplitude_typical", 1.0, "load units",
+    "assumed: an acute stressor such as a bereavement about doubles the typical chronic load (0.5); the patient's "
+    "acute_load_scale (population variability) scales it", "assumed",
+    "load added by a recorded life event whose size is not given", "planning", (0.1, 3.0))
 EVENT_FADE_TYPICAL = Parameter(
     "event_fade_typical", 90.0, "days", "assumed: acute grief and post-partum symptoms ease over months (seed text)",
     "assumed", "median fading time of a recorded life event whose fading is not given", "planning", (14.0, 365.0))
 EVENT_FADE_OMEGA = Parameter(
-    "event_fade_omega", 0.5, "1 (log-normal SD)", "assumed", "assumed",
+    "event_fade_omega", 0.5, "1 (SD of log)", "assumed", "assumed",
     "spread of the fading time of a recorded life event", "planning", (0.0, 1.5))
-PRIOR_PARAMETERS = (EVENT_AMPLITUDE_TYPICAL, EVENT_AMPLITUDE_OMEGA, EVENT_FADE_TYPICAL, EVENT_FADE_OMEGA)
+PRIOR_PARAMETERS = (EVENT_AMPLITUDE_TYPICAL, EVENT_FADE_TYPICAL, EVENT_FADE_OMEGA)
+
+_PATIENT_DEFAULTS = {"baseline_madrs": Patient().baseline_madrs, "chronic_load": Patient().chronic_load,
+                     "acute_load_scale": 1.0, "pk_cl": 1.0, "pk_v": 1.0, "pk_ka": 1.0}
 
 
 @dataclass
 class PopulationPrior:
-    """Standard-normal latent coordinates -> particles (see the module docstring).
+    """Independent standard-normal coordinates -> particles (see the module docstring).
 
-    Coordinates: the varying response parameters (in ``response_names`` order), 3 PK factors,
-    chronic load, baseline MADRS, then an (amplitude, fade) pair per life event.
+    Coordinates: one per population random effect (order of ``effects``), then one fading
+    time per recorded life event.
     """
 
+    effects: tuple[RandomEffect, ...] = field(default_factory=lambda: default_variability(DEFAULT_PK_MODEL))
     typical: np.ndarray = field(default_factory=default_vector)
-    response_omega: dict[str, float] = field(default_factory=lambda: dict(RESPONSE_OMEGA))
-    pk_omega: tuple[float, float, float] = (0.2, 0.25, 0.3)
-    chronic_load_typical: float = 0.5
-    chronic_load_omega: float = 0.5
-    baseline_mean: float = 33.0
-    baseline_sd: float = 4.5
-    event_amplitude: tuple[float, float] = (EVENT_AMPLITUDE_TYPICAL.value, EVENT_AMPLITUDE_OMEGA.value)
-    event_fade: tuple[float, float] = (EVENT_FADE_TYPICAL.value, EVENT_FADE_OMEGA.value)
-    source: str = "provisional variability (assumed)"
+    patient_typical: dict[str, float] = field(default_factory=lambda: dict(_PATIENT_DEFAULTS))
+    source: str = "ketasim.population default variability around the calibrated parameters"
+
+    def __post_init__(self) -> None:
+        self.chol = np.linalg.cholesky(correlation_matrix(self.effects))
+        self.targets = tuple(e.target for e in self.effects)
+        if "baseline_madrs" not in self.targets:
+            raise ValueError("the population prior needs a baseline_madrs random effect")
+        b = self.targets.index("baseline_madrs")
+        row = self.chol[b]
+        if not np.isclose(row[b], 1.0) or np.count_nonzero(np.abs(row) > 1e-12) != 1:
+            raise ValueError("baseline_madrs must be uncorrelated with the other effects")
+
+    @classmethod
+    def for_pk_model(cls, pk_model: str) -> PopulationPrior:
+        return cls(effects=default_variability(pk_model))
 
     @property
     def response_names(self) -> tuple[str, ...]:
-        return tuple(self.response_omega)
+        """The response parameters that vary between patients."""
+        return tuple(t for t in self.targets if t in IDX)
 
     def dim(self, n_events: int) -> int:
-        return len(self.response_omega) + 5 + 2 * n_events
+        return len(self.effects) + n_events
 
     @property
     def baseline_index(self) -> int:
-        return len(self.response_omega) + 4
+        return self.targets.index("baseline_madrs")
 
-    def transform(self, z: np.ndarray, n_events: int, known_events: list[tuple[float | None, float | None]]
-                  | None = None) -> Particles:
-        """Particles from latent rows ``z`` (N x dim). ``known_events`` fixes recorded (amplitude, fade) values."""
-        z = np.atleast_2d(np.asarray(z, dtype=float))
-        n = z.shape[0]
-        r = len(self.response_omega)
+    @property
+    def baseline_effect(self) -> RandomEffect:
+        return self.effects[self.baseline_index]
+
+    def transform(self, u: np.ndarray, n_events: int,
+                  known_events: list[tuple[float | None, float | None]] | None = None) -> Particles:
+        """Particles from latent rows ``u`` (N x dim). ``known_events`` gives recorded (amplitude, fade days)."""
+        u = np.atleast_2d(np.asarray(u, dtype=float))
+        n = u.shape[0]
+        k = len(self.effects)
+        z = u[:, :k] @ self.chol.T
         params = np.tile(self.typical, (n, 1))
-        for j, (name, om) in enumerate(self.response_omega.items()):
-            params[:, IDX[name]] = self.typical[IDX[name]] * np.exp(om * z[:, j])
-        pk = [np.exp(self.pk_omega[k] * z[:, r + k]) for k in range(3)]
-        chronic = self.chronic_load_typical * np.exp(self.chronic_load_omega * z[:, r + 3])
-        baseline = np.clip(self.baseline_mean + self.baseline_sd * z[:, r + 4], 1.0, 60.0)
+        attrs = {name: np.full(n, v) for name, v in self.patient_typical.items()}
+        for j, e in enumerate(self.effects):
+            if e.target in IDX:
+                params[:, IDX[e.target]] = e.apply(self.typical[IDX[e.target]], z[:, j])
+            else:
+                attrs[e.target] = e.apply(attrs[e.target], z[:, j])
+        cap = MAX_LOAD_SHARE * (attrs["baseline_madrs"] - params[:, IDX["madrs_floor"]]) / (
+            params[:, IDX["kappa"]] * np.maximum(params[:, IDX["beta"]], 1e-12))
+        chronic = np.minimum(attrs["chronic_load"], np.maximum(cap, 0.0))
         amp = np.zeros((n, n_events))
         fade = np.zeros((n, n_events))
-        for e in range(n_events):
-            a_typ, a_om = self.event_amplitude
-            f_typ, f_om = self.event_fade
-            amp[:, e] = a_typ * np.exp(a_om * z[:, r + 5 + 2 * e])
-            fade[:, e] = f_typ * np.exp(f_om * z[:, r + 6 + 2 * e])
-            if known_events is not None:
-                ka, kf = known_events[e]
-                if ka is not None:
-                    amp[:, e] = ka
-                if kf is not None:
-                    fade[:, e] = kf
-        return Particles(params=params, pk_cl=pk[0], pk_v=pk[1], pk_ka=pk[2], baseline_madrs=baseline,
-                         chronic_load=chronic, event_amp=amp, event_fade_days=fade, latent=z)
+        for ev in range(n_events):
+            ka, kf = known_events[ev] if known_events is not None else (None, None)
+            amp[:, ev] = (EVENT_AMPLITUDE_TYPICAL.value if ka is None else ka) * attrs["acute_load_scale"]
+            fade[:, ev] = (EVENT_FADE_TYPICAL.value * np.exp(EVENT_FADE_OMEGA.value * u[:, k + ev])
+                           if kf is None else kf)
+        return Particles(params=params, pk_cl=attrs["pk_cl"], pk_v=attrs["pk_v"], pk_ka=attrs["pk_ka"],
+                         baseline_madrs=attrs["baseline_madrs"], chronic_load=chronic, event_amp=amp,
+                         event_fade_days=fade, latent=u)
 
     def sample_latent(self, n: int, n_events: int, rng: np.random.Generator) -> np.ndarray:
         return rng.standard_normal((n, self.dim(n_events)))
 
     def baseline_z(self, madrs_value: float) -> float:
-        return (madrs_value - self.baseline_mean) / self.baseline_sd
+        """The baseline coordinate whose severity is ``madrs_value`` (normal effect, before clipping)."""
+        e = self.baseline_effect
+        typ = self.patient_typical["baseline_madrs"]
+        if e.distribution == "lognormal":
+            return float(np.log(madrs_value / typ) / max(e.spread.value, 1e-9))
+        return float((madrs_value - typ) / max(e.spread.value, 1e-9))
+
+    @property
+    def baseline_sd(self) -> float:
+        """MADRS points per unit of the baseline coordinate (near the typical value)."""
+        e = self.baseline_effect
+        typ = self.patient_typical["baseline_madrs"]
+        return float(e.spread.value * (typ if e.distribution == "lognormal" else 1.0))
