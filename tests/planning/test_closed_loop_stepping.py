@@ -6,7 +6,7 @@ import numpy as np
 
 from ketasim.dosing.plan import Dose, LifeEvent, Patient, Plan
 from ketasim.engine.compile import PKVariability
-from ketasim.planning.particles import compile_batch
+from ketasim.planning.particles import run_particles
 from ketasim.planning.prior import PopulationPrior
 from ketasim.planning.stepping import advance, dose_templates
 from ketasim.simulate import simulate
@@ -14,8 +14,9 @@ from ketasim.simulate import simulate
 
 def test_advance_matches_simulate() -> None:
     prior = PopulationPrior()
-    parts = prior.transform(prior.sample_latent(3, 1, np.random.default_rng(5)), 1)
+    parts = prior.transform(prior.sample_latent(3, 1, np.random.default_rng(5)), 1, [(0.5, None)])
     parts.chronic_load[:] = 0.3
+    parts.acute_load_scale[:] = 1.0
     parts.event_amp[:] = 0.5
     w = 75.0
     visits = [0, 2, 4, 7, 14, 21, 28]
@@ -24,11 +25,12 @@ def test_advance_matches_simulate() -> None:
     plan = Plan(patient=Patient(weight_kg=w, life_events=(LifeEvent(day=10.0, amplitude=0.5, fade_days=40.0),)),
                 doses=tuple(Dose(day=v + 10 / 24, amount_mg=0.5 * w) for v, d in zip(visits, dosed, strict=True) if d),
                 therapy_days=tuple(v + 14 / 24 for v, t in zip(visits, therapy, strict=True) if t), horizon_days=35.0)
-    bp = compile_batch(plan, parts, n_pk_clusters=3)
-    pk = np.column_stack([parts.pk_cl, parts.pk_v, parts.pk_ka])
+    run = run_particles(plan, parts, np.array([1.0]))
+    pk = parts.pk
     tmpl = dose_templates(parts.params, np.full(3, w), pk)
-    Y = bp.y0.copy()
-    ev_t = np.tile(bp.ev_t, (3, 1))
+    Y = run.y0.copy()
+    ev_t = np.full((3, 1), 10.0 * 24.0)
+    ev_tau = parts.event_fade_days * 24.0
     prev = np.full(3, -np.inf)
     got = []
     for k, v in enumerate(visits):
@@ -36,7 +38,8 @@ def test_advance_matches_simulate() -> None:
         start = v * 24.0
         out_rel = np.arange(0.0, (nxt - v) * 24.0 + 1e-9, 24.0)
         res = advance(Y, parts.params, start, out_rel, np.full(3, dosed[k]), np.full(3, therapy[k]), tmpl,
-                      bp.chronic, ev_t, bp.ev_amp, bp.ev_tau, bp.d_trait, prev_dose_h=prev, dose_offset_h=10.0,
+                      run.chronic_load, ev_t, parts.event_amp, ev_tau, run.d_trait, prev_dose_h=prev,
+                      dose_offset_h=10.0,
                       therapy_offset_h=14.0, rtol=1e-8, atol=1e-10)
         got.append(res[:, :-1])
         Y = res[:, -1].copy()

@@ -2,7 +2,8 @@
 
 ``python -m ketasim.planning.examples [DIR]`` draws virtual patients from the population prior
 (seed ``SEED``), simulates each under an archetype's schedule, and keeps the first whose true
-(noise-free) course matches the archetype and whose recorded noisy scores show it too:
+(noise-free) course matches the archetype and whose recorded noisy scores show it too (with no
+rating more than two measurement-error SDs from the truth, so that the example is typical):
 
 * **good-responder** (PHQ-9): six infusions then sessions every three weeks; in remission at
   most visits after the first week and no relapse for at least four weeks after today without
@@ -36,6 +37,7 @@ from ketasim.symptoms.scales import MADRS_REMISSION
 
 SEED = 20250106
 MAX_CANDIDATES = 8000
+MAX_ERROR_SD = 2.0  # example records are typical: no rating more than 2 SD of measurement error off
 BRIDGE_WELL_MADRS = 14.0  # "stays well": mild symptoms at most (MADRS 7-19 is mild, Snaith 1986)
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples" / "histories"
 
@@ -73,7 +75,7 @@ def _truth_course(a: Archetype, cand: Particles) -> tuple[np.ndarray, np.ndarray
     """Latent MADRS of the candidates at 09:00 each day to today + 190, with the schedule then no more doses."""
     plan = schedule_plan(a.schedule, a.weight_kg)
     days = np.arange(0, a.today_day + BRIDGE_DAYS + 8, dtype=float) + 9.0 / 24.0
-    m, valid = simulate_particles(plan, cand, days, n_pk_clusters=len(cand))
+    m, valid = simulate_particles(plan, cand, days)
     return days, m, valid
 
 
@@ -117,6 +119,15 @@ def _record_matches(a: Archetype, hist: PatientHistory) -> bool:
     raise ValueError(a.name)
 
 
+def _typical_errors(hist: PatientHistory, latent: np.ndarray) -> bool:
+    """No rating further than ``MAX_ERROR_SD`` measurement-error SDs from the true score (a typical record)."""
+    from ketasim.symptoms.scales import get_scale, madrs_to
+
+    z = [(e.value - float(madrs_to(e.scale, m))) / get_scale(e.scale).noise_sd.value
+         for e, m in zip(hist.scores, latent, strict=False)]
+    return bool(np.max(np.abs(z)) <= MAX_ERROR_SD)
+
+
 def find_patient(a: Archetype, prior: PopulationPrior,
                  seed: int = SEED) -> tuple[int, Particles, PatientHistory]:
     """The first candidate (index in the seeded stream) whose true course and record match the archetype."""
@@ -128,10 +139,10 @@ def find_patient(a: Archetype, prior: PopulationPrior,
         days, m, valid = _truth_course(a, cand)
         for k in np.flatnonzero(_matches(a, days, m, valid, cand)):
             truth = cand.take(np.array([k]))
-            hist, _ = make_history(truth, a.schedule, weight_kg=a.weight_kg,
-                                   rng=np.random.default_rng([seed, start + int(k)]), name=a.name, age=a.age,
-                                   today_day=a.today_day)
-            if _record_matches(a, hist):
+            hist, latent = make_history(truth, a.schedule, weight_kg=a.weight_kg,
+                                        rng=np.random.default_rng([seed, start + int(k)]), name=a.name, age=a.age,
+                                        today_day=a.today_day)
+            if _record_matches(a, hist) and _typical_errors(hist, latent):
                 return start + int(k), truth, hist
     raise RuntimeError(f"no virtual patient among {MAX_CANDIDATES} matches the archetype {a.name!r}")
 

@@ -46,6 +46,7 @@ CONFIRM_DAYS = 7
 DEFAULT_RISK = 0.10
 DEFAULT_HORIZON_DAYS = 182
 BRIDGE_DAYS = 182
+LOW_ESS = 50.0
 
 
 @dataclass
@@ -116,6 +117,13 @@ class Forecast:
         else:
             advice = (f"next session on or before {rec.isoformat()}: until then the chance of relapse without a "
                       f"session stays at or below {self.risk:.0%}")
+        warnings = []
+        if self.posterior.ess < LOW_ESS:
+            warnings.append(f"only about {self.posterior.ess:.0f} virtual patients of the population reproduce these "
+                            "scores (effective sample size): the forecast is less certain than its bands show; "
+                            "check the history for typing errors")
+        if self.history.allow_off_label:
+            warnings.append("doses outside published ranges were allowed")
         return {
             "patient": self.history.name,
             "today": self.history.today.isoformat() if self.history.today else None,
@@ -136,6 +144,7 @@ class Forecast:
                           "effective_sample_size": round(self.posterior.ess, 1), "stages": self.posterior.stages,
                           "prior": self.posterior.prior.source},
             "allow_off_label": self.history.allow_off_label,
+            "warnings": warnings,
             "disclaimer": DISCLAIMER,
         }
 
@@ -196,15 +205,14 @@ def _dedupe(particles: Particles, idx: np.ndarray) -> tuple[Particles, np.ndarra
 def forecast(history: PatientHistory, posterior: IndividualPosterior | None = None, *,
              horizon_days: int = DEFAULT_HORIZON_DAYS, risk: float = DEFAULT_RISK, n_particles: int = 2000,
              n_forecast: int = 1000, extra_doses: tuple[Dose, ...] = (), extra_therapy_days: tuple[float, ...] = (),
-             bridge_days: int = BRIDGE_DAYS, seed: int = 0, scale: str | None = None,
-             n_pk_clusters: int = 8) -> Forecast:
+             bridge_days: int = BRIDGE_DAYS, seed: int = 0, scale: str | None = None) -> Forecast:
     """Posterior (if not given), then the two continuations described in the module docstring."""
     if not 0.0 < risk < 1.0:
         from ketasim.errors import PlanError
 
         raise PlanError("risk", risk, "a probability between 0 and 1 (0.10 = 10%)")
     if posterior is None:
-        posterior = fit_posterior(history, n_particles=n_particles, seed=seed, n_pk_clusters=n_pk_clusters)
+        posterior = fit_posterior(history, n_particles=n_particles, seed=seed)
     rng = np.random.default_rng(seed + 1)
     from ketasim.planning.posterior import systematic_resample
 
@@ -220,11 +228,11 @@ def forecast(history: PatientHistory, posterior: IndividualPosterior | None = No
     future_therapy = (*history.therapy_days(past=False), *extra_therapy_days)
 
     plan_none = history_plan(history, include_planned=False, horizon_days=float(math.ceil(out_days[-1] + 1)))
-    m_none, valid = simulate_particles(plan_none, parts, out_days, n_pk_clusters=n_pk_clusters)
+    m_none, valid = simulate_particles(plan_none, parts, out_days)
     if future_doses or future_therapy:
         plan_plan = history_plan(history, include_planned=True, horizon_days=float(math.ceil(out_days[-1] + 1)),
                                  extra_doses=extra_doses, extra_therapy_days=extra_therapy_days)
-        m_plan, _ = simulate_particles(plan_plan, parts, out_days, n_pk_clusters=n_pk_clusters)
+        m_plan, _ = simulate_particles(plan_plan, parts, out_days)
     else:
         m_plan = m_none
     w = np.where(valid, w, 0.0)

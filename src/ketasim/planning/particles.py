@@ -1,36 +1,28 @@
-"""Many hypotheses about one patient, simulated in one batched, compiled call.
+"""Many hypotheses about one patient, simulated in one batched call of the population engine.
 
 A *particle* is one possible version of the patient: response parameters, PK factors,
-untreated severity (baseline MADRS), chronic load and the size and fading time of each
-recorded life event. The individual posterior (``posterior.py``) weights particles by how
-well they reproduce the patient's scores; forecasts continue them under a candidate plan.
+untreated severity (baseline MADRS), chronic load, reactivity to life events and the fading
+time of each recorded life event. The individual posterior (``posterior.py``) weights particles
+by how well they reproduce the patient's scores; forecasts continue them under a candidate plan.
 
-Speed: every particle shares the plan (doses, sessions, events), so the plan is compiled once
-per PK *cluster* (particles' PK factors are snapped to ``n_pk_clusters`` representative
-triples, a discrete approximation of the PK variability) and the per-particle parts (potency
-row, trait deficit, initial state, load) are computed vectorised. The response states of all
-particles are then integrated by ``ketasim.engine.integrate.integrate_one`` in one
-``numba.prange`` loop.
+:func:`simulate_particles` runs all particles through one plan with the population's batch
+engine (``ketasim.engine.batch``: exact per-patient PK, all cores), one plan template per
+distinct set of life-event fading times (the prior makes them discrete). As in
+``ketasim.population.run``, a chronic load that the recorded life events would push past the
+baseline severity is lowered to leave the trait deficit non-negative; a particle whose life
+events alone explain more than its baseline severity is marked invalid.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-import numba
 import numpy as np
 
 from ketasim.dosing.plan import Plan
-from ketasim.dynamics import ALL_ON, N_STATES, SA, SG, SM, SN
-from ketasim.engine.compile import CompiledPlan, PKVariability, compile_plan
-from ketasim.engine.integrate import integrate_one
-from ketasim.errors import SimulationError
+from ketasim.engine.batch import BATCH_ATOL, BATCH_RTOL, baseline_state, integrate_batch, pack_templates, plan_template
 from ketasim.parameters import HOURS_PER_DAY, IDX
-from ketasim.receptor.occupancy import potency_row
-from ketasim.symptoms.madrs import madrs, trait_deficit
-
-FAST_RTOL, FAST_ATOL = 1e-5, 1e-8
-_RECEPTOR = ("fu", "ki_s_ketamine", "ki_r_ketamine", "ki_s_norketamine", "ki_r_norketamine")
+from ketasim.population.patients import MAX_LOAD_SHARE
 
 
 @dataclass
@@ -38,8 +30,9 @@ class Particles:
     """N hypotheses about one patient (row i of every array is particle i).
 
     ``event_amp`` and ``event_fade_days`` (N x E) give the load added by each recorded life
-    event and its fading time; ``latent`` (N x d) are the standard-normal coordinates the
-    prior maps from (used for densities and jitter); ``pk_cluster`` indexes ``pk_centres``.
+    event (the event's base amplitude times ``acute_load_scale``) and its fading time;
+    ``latent`` (N x d) are the standard-normal coordinates the prior maps from (used for
+    densities and jitter).
     """
 
     params: np.ndarray
@@ -48,6 +41,7 @@ class Particles:
     pk_ka: np.ndarray
     baseline_madrs: np.ndarray
     chronic_load: np.ndarray
+    acute_load_scale: np.ndarray
     event_amp: np.ndarray
     event_fade_days: np.ndarray
     latent: np.ndarray
@@ -63,171 +57,89 @@ class Particles:
     def concat(parts: list[Particles]) -> Particles:
         return Particles(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Particles)})
 
+    @property
+    def pk(self) -> np.ndarray:
+        """PK factors (N x 3: clearance, volume, absorption rate)."""
+        return np.column_stack([self.pk_cl, self.pk_v, self.pk_ka])
 
-@numba.njit(parallel=True, cache=True)
-def _integrate_batch(params, seg_t, lam, c0, c1, seg_life, seg_ad, jump_S, jump_E, chronic, ev_t, ev_amp,
-                     ev_tau, d_trait, switches, t_switch, y0, out_t, rtol, atol, out, steps):
-    for i in numba.prange(params.shape[0]):
-        steps[i] = integrate_one(params[i], seg_t, lam[i], c0[i], c1[i], seg_life, seg_ad, jump_S, jump_E[i],
-                                 chronic[i], ev_t, ev_amp[i], ev_tau[i], d_trait[i], switches, t_switch, y0[i],
-                                 out_t, rtol, atol, out[i])
+
+def _event_groups(plan: Plan, particles: Particles) -> tuple[list[Plan], np.ndarray]:
+    """One plan per distinct row of fading times (event amplitudes: the base, before ``acute_load_scale``)."""
+    ev = plan.patient.life_events
+    if not ev:
+        return [plan], np.zeros(len(particles), dtype=np.int64)
+    fades = np.round(particles.event_fade_days[:, :len(ev)], 9)
+    keys, tid = np.unique(fades, axis=0, return_inverse=True)
+    plans = []
+    for row in keys:
+        events = tuple(replace(e, fade_days=float(f)) for e, f in zip(ev, row, strict=True))
+        plans.append(replace(plan, patient=replace(plan.patient, life_events=events)))
+    return plans, tid.ravel().astype(np.int64)
 
 
 @dataclass
-class BatchPlan:
-    """A plan compiled for every particle: the arrays ``_integrate_batch`` reads."""
+class ParticleRun:
+    """MADRS of every particle at the requested days (NaN for invalid particles), and what the engine used."""
 
-    plan: Plan
-    seg_t: np.ndarray
-    lam: np.ndarray
-    c0: np.ndarray
-    c1: np.ndarray
-    seg_life: np.ndarray
-    seg_ad: np.ndarray
-    jump_S: np.ndarray
-    jump_E: np.ndarray
-    chronic: np.ndarray
-    ev_t: np.ndarray
-    ev_amp: np.ndarray
-    ev_tau: np.ndarray
+    madrs: np.ndarray
+    valid: np.ndarray
+    chronic_load: np.ndarray
     d_trait: np.ndarray
     y0: np.ndarray
-    valid: np.ndarray
+    states: np.ndarray | None = None
 
 
-def _pk_clusters(p: Particles, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster centres (k x 3 factors) and each particle's cluster, by quantile strata of clearance and volume."""
-    logs = np.log(np.column_stack([p.pk_cl, p.pk_v, p.pk_ka]))
-    n = len(p)
-    if n <= n_clusters:
-        return np.exp(logs), np.arange(n)
-    # Strata of the first principal direction of the log factors: cheap, deterministic, balanced.
-    centred = logs - logs.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    score = centred @ vt[0]
-    order = np.argsort(score, kind="stable")
-    cluster = np.empty(n, dtype=np.int64)
-    centres = np.empty((n_clusters, 3))
-    for k, idx in enumerate(np.array_split(order, n_clusters)):
-        cluster[idx] = k
-        centres[k] = np.exp(logs[idx].mean(axis=0))
-    return centres, cluster
-
-
-def compile_batch(plan: Plan, particles: Particles, *, n_pk_clusters: int = 8,
-                  extra_breakpoints_h: tuple[float, ...] = ()) -> BatchPlan:
-    """Compile ``plan`` for every particle (the plan's patient supplies the weight, life-event days and treatments).
-
-    Per particle: the potency on each segment from its PK cluster and receptor parameters, its
-    load (chronic + its event amplitudes), trait deficit and initial state, as in
-    :func:`ketasim.engine.compile.compile_plan`. A particle whose load explains more than its
-    baseline severity (negative trait deficit) is marked invalid.
-    """
-    n = len(particles)
-    P = particles.params
-    # The template patient only fixes weight, event days and treatments; loads are per particle.
-    plan = replace(plan, patient=replace(plan.patient, chronic_load=0.0, baseline_madrs=60.0,
-                                         life_events=tuple(replace(e, amplitude=0.0)
-                                                           for e in plan.patient.life_events)))
-    centres, cluster = _pk_clusters(particles, n_pk_clusters)
-    ref_params = P[0]
-    templates: list[CompiledPlan] = []
-    for k in range(centres.shape[0]):
-        members = np.flatnonzero(cluster == k)
-        ref = P[members[0]] if members.size else ref_params
-        templates.append(compile_plan(plan, ref, pk_variability=PKVariability(*centres[k]),
-                                      extra_breakpoints_h=extra_breakpoints_h))
-    t0 = templates[0]
-    K = t0.seg_t.size - 1
-    m = t0.lam.size
-    lam = np.zeros((n, m))
-    c0 = np.zeros((n, K))
-    c1 = np.zeros((n, K, m))
-    if t0.pk is not None:
-        # The potency row depends on the receptor parameters only: one row per distinct (cluster, receptor) pair.
-        rec = P[:, [IDX[k] for k in _RECEPTOR]]
-        keys, inverse = np.unique(np.column_stack([cluster, rec]), axis=0, return_inverse=True)
-        inverse = inverse.ravel()
-        for u in range(keys.shape[0]):
-            members = np.flatnonzero(inverse == u)
-            i = members[0]
-            cp = templates[cluster[i]]
-            rm = potency_row(cp.pk, P[i]) @ cp.pk.V
-            z, w = cp.pk_z[:K], cp.pk_w[:K]
-            lam[members] = cp.lam
-            c1[members] = (rm[None, :] * (z + w / cp.lam[None, :]))[None]
-            c0[members] = (-np.sum(rm[None, :] * w / cp.lam[None, :], axis=1))[None]
-    # ECT / TMS drive per session scales with each particle's g_ect / g_tms.
-    jump_E = np.zeros((n, K))
-    starts = t0.seg_t[:-1]
-    horizon_h = plan.horizon_days * HOURS_PER_DAY
-    for tr in plan.treatments:
-        if tr.kind in ("ect", "tms"):
-            g = P[:, IDX["g_ect"] if tr.kind == "ect" else IDX["g_tms"]]
-            for s in tr.session_days:
-                if s * HOURS_PER_DAY < horizon_h:
-                    jump_E[:, np.searchsorted(starts, s * HOURS_PER_DAY)] += g
-    # Load, trait deficit and the untreated steady state at day 0.
-    ev = plan.patient.life_events
-    E = len(ev)
-    ev_t = np.array([e.day * HOURS_PER_DAY for e in ev], dtype=float)
-    amp = particles.event_amp[:, :E] if E else np.zeros((n, 0))
-    tau = particles.event_fade_days[:, :E] * HOURS_PER_DAY if E else np.ones((n, 0))
-    before = ev_t <= 0
-    load0 = particles.chronic_load + np.sum(amp[:, before] * np.exp(ev_t[before][None, :] / tau[:, before]), axis=1)
-    life0 = min(sum(lp.level for lp in plan.lifestyle if lp.start_day < 0 < lp.end_day), 1.0)
-    ad_at_start = any(tr.kind == "antidepressant" and tr.start_day < 0 < (np.inf if tr.end_day is None else tr.end_day)
-                      for tr in plan.treatments)
-    A0 = P[:, IDX["a_antidepressant"]] * (1.0 if ad_at_start else 0.0)
-    beta, gamma = P[:, IDX["beta"]], P[:, IDX["gamma_lifestyle"]]
-    d_trait = trait_deficit(particles.baseline_madrs, load0, P[:, IDX["madrs_floor"]], P[:, IDX["kappa"]],
-                            beta) + gamma * life0 + A0
-    valid = d_trait >= 0
-    y0 = np.zeros((n, N_STATES))
-    # The untreated set point (no coping skills yet), as ketasim.plasticity.setpoint.set_point with C = 0.
-    y0[:, SM] = 1.0 - d_trait - beta * load0 + gamma * life0 + A0
-    y0[:, SA] = A0
-    return BatchPlan(plan, t0.seg_t, lam, c0, c1, t0.seg_life, t0.seg_ad, t0.jump_S, jump_E,
-                     np.ascontiguousarray(particles.chronic_load, dtype=float), ev_t, np.ascontiguousarray(amp),
-                     np.ascontiguousarray(tau), np.maximum(d_trait, 0.0), y0, valid)
-
-
-def integrate_batch(bp: BatchPlan, params: np.ndarray, out_t_h: np.ndarray, *,
-                    switches: np.ndarray = ALL_ON, rtol: float = FAST_RTOL, atol: float = FAST_ATOL) -> np.ndarray:
-    """States (N x len(out_t) x N_STATES) of every particle at hours ``out_t_h``."""
-    out_t = np.ascontiguousarray(out_t_h, dtype=float)
-    n = params.shape[0]
-    out = np.zeros((n, out_t.size, N_STATES))
-    steps = np.zeros(n, dtype=np.int64)
-    _integrate_batch(np.ascontiguousarray(params), bp.seg_t, bp.lam, bp.c0, bp.c1, bp.seg_life, bp.seg_ad,
-                     bp.jump_S, bp.jump_E, bp.chronic, bp.ev_t, bp.ev_amp, bp.ev_tau, bp.d_trait,
-                     np.asarray(switches, dtype=float), 0.0, bp.y0, out_t, rtol, atol, out, steps)
-    if np.any(steps < 0):
-        raise SimulationError(f"plan {bp.plan.name!r}: the integrator needed too many steps for "
-                              f"{int(np.sum(steps < 0))} particle(s)")
-    return out
-
-
-def madrs_of_states(Y: np.ndarray, params: np.ndarray) -> np.ndarray:
-    """Latent (noise-free) MADRS (N x T) from particle states (N x T x N_STATES)."""
-    fl = params[:, IDX["madrs_floor"]][:, None]
-    ka = params[:, IDX["kappa"]][:, None]
-    kg = params[:, IDX["kappa_G"]][:, None]
-    return madrs(Y[:, :, SN], Y[:, :, SM], Y[:, :, SG], fl, ka, kg)
-
-
-def simulate_particles(plan: Plan, particles: Particles, out_days: np.ndarray, *, n_pk_clusters: int = 8,
-                       rtol: float = FAST_RTOL, atol: float = FAST_ATOL) -> tuple[np.ndarray, np.ndarray]:
+def simulate_particles(plan: Plan, particles: Particles, out_days: np.ndarray, *, rtol: float = BATCH_RTOL,
+                       atol: float = BATCH_ATOL, state_days: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Latent MADRS (N x T) of every particle at plan days ``out_days``, and the validity mask (N,).
 
-    Invalid particles (their load explains more than their baseline severity) get NaN rows.
+    The plan's life events give the event days and base amplitudes; each particle's fading
+    times and ``acute_load_scale`` are its own. ``particles.chronic_load`` is updated in place
+    where the events force it lower (see the module docstring).
     """
+    run = run_particles(plan, particles, out_days, rtol=rtol, atol=atol, state_days=state_days)
+    particles.chronic_load = run.chronic_load
+    return run.madrs, run.valid
+
+
+def run_particles(plan: Plan, particles: Particles, out_days: np.ndarray, *, rtol: float = BATCH_RTOL,
+                  atol: float = BATCH_ATOL, state_days: np.ndarray | None = None) -> ParticleRun:
+    """:func:`simulate_particles` with the engine's inputs, and (``state_days``) the states on those days."""
     out_days = np.asarray(out_days, dtype=float)
-    horizon = float(np.max(out_days)) if out_days.size else plan.horizon_days
+    n = len(particles)
+    horizon = float(np.ceil(max(np.max(out_days, initial=0.0),
+                                np.max(state_days, initial=0.0) if state_days is not None else 0.0) + 1e-6))
     if horizon > plan.horizon_days:
-        plan = replace(plan, horizon_days=float(np.ceil(horizon)))
-    bp = compile_batch(plan, particles, n_pk_clusters=n_pk_clusters)
-    Y = integrate_batch(bp, particles.params, out_days * HOURS_PER_DAY, rtol=rtol, atol=atol)
-    m = madrs_of_states(Y, particles.params)
-    m[~bp.valid] = np.nan
-    return m, bp.valid
+        plan = replace(plan, horizon_days=horizon)
+    plans, tid = _event_groups(plan, particles)
+    templates = pack_templates([plan_template(p, outcome_t_h=out_days * HOURS_PER_DAY) for p in plans])
+    P = np.ascontiguousarray(particles.params)
+    acute = np.asarray(particles.acute_load_scale, dtype=float)
+    chronic = np.array(particles.chronic_load, dtype=float)
+    d_trait, load0, _ = baseline_state(templates, tid, P, particles.baseline_madrs, chronic, acute)
+    if np.any(d_trait < 0):
+        beta = np.maximum(P[:, IDX["beta"]], 1e-12)
+        room = (d_trait + beta * load0) / beta  # the load that would make the trait deficit zero
+        acute0 = load0 - chronic
+        chronic = np.where(d_trait < 0, np.maximum(0.0, MAX_LOAD_SHARE * room - acute0), chronic)
+        d_trait, load0, _ = baseline_state(templates, tid, P, particles.baseline_madrs, chronic, acute)
+    valid = d_trait >= 0
+    d_trait, _, y0 = baseline_state(templates, tid, P, particles.baseline_madrs, chronic, acute)
+    madrs = np.full((n, out_days.size), np.nan)
+    states = None
+    grid_h = np.zeros(0) if state_days is None else np.asarray(state_days, dtype=float) * HOURS_PER_DAY
+    from ketasim.dynamics import STATES
+
+    outputs = ("madrs", *STATES) if state_days is not None else ("madrs",)
+    if state_days is not None:
+        states = np.full((n, grid_h.size, len(STATES)), np.nan)
+    ok = np.flatnonzero(valid)
+    if ok.size:
+        res = integrate_batch(templates, tid[ok], P[ok], weight_kg=np.full(ok.size, plan.patient.weight_kg),
+                              pk_cl=particles.pk_cl[ok], pk_v=particles.pk_v[ok], pk_ka=particles.pk_ka[ok],
+                              baseline_madrs=particles.baseline_madrs[ok], chronic_load=chronic[ok],
+                              acute_load_scale=acute[ok], grid_h=grid_h, outputs=outputs, rtol=rtol, atol=atol)
+        madrs[ok] = res.outcome_madrs[:, :out_days.size]
+        if states is not None:
+            states[ok] = res.grid[:, :, 1:]
+    return ParticleRun(madrs=madrs, valid=valid, chronic_load=chronic, d_trait=d_trait, y0=y0, states=states)

@@ -6,9 +6,10 @@ Importance sampling over prior particles (``prior.py``), in at most two stages:
    patient's untreated score), simulate them all through the history in one batched call
    (``particles.py``), and weight each by the likelihood of the observed scores.
 2. If the effective sample size ``ESS = 1 / sum w_i^2`` is below ``ess_target``, draw ``N``
-   more from a kernel density of the weighted stage-1 particles (Gaussian kernels in the
-   latent space, covariance ``h^2 Sigma_w``) mixed with the stage-1 proposal, simulate and
-   weight them; all particles are then weighted by the *deterministic mixture* rule
+   more from a kernel density of the weighted particles (Gaussian kernels in the latent space,
+   covariance ``h^2 Sigma_w``, at 256 centres resampled from them) mixed with the stage-1
+   proposal, simulate and weight them (repeated up to ``max_stages``); all particles are then
+   weighted by the *deterministic mixture* rule
 
        w_i  propto  p(z_i) L(z_i) / [(N_1 q_1(z_i) + N_2 q_2(z_i)) / (N_1 + N_2)]
 
@@ -34,12 +35,13 @@ from ketasim.errors import PlanError
 from ketasim.parameters import IDX
 from ketasim.planning.history import PatientHistory
 from ketasim.planning.particles import Particles, simulate_particles
-from ketasim.planning.prior import PopulationPrior
+from ketasim.planning.prior import EVENT_AMPLITUDE_TYPICAL, PopulationPrior
 from ketasim.symptoms.scales import get_scale, madrs_to, to_madrs
 
 DEFAULT_PARTICLES = 2000
 DEFAULT_ESS_TARGET = 200.0
 DEFENSIVE_FRACTION = 0.2
+KERNEL_CENTRES = 256
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,9 @@ def score_log_likelihood(madrs_latent: np.ndarray, obs: Observations, extra_sd: 
 def history_plan(history: PatientHistory, *, include_planned: bool = False, horizon_days: float | None = None,
                  extra_doses=(), extra_therapy_days=()) -> Plan:
     """The plan the particles run: the history's doses, sessions, treatments and life-event days."""
-    patient = Patient(weight_kg=history.weight_kg, life_events=history.life_events(), age=history.age)
+    n_ev = len(history.of_kind("life_event"))
+    patient = Patient(weight_kg=history.weight_kg, age=history.age,
+                      life_events=history.life_events(amplitudes=[EVENT_AMPLITUDE_TYPICAL.value] * n_ev))
     return history.to_plan(patient, include_planned=include_planned, horizon_days=horizon_days,
                            extra_doses=extra_doses, extra_therapy_days=extra_therapy_days)
 
@@ -179,7 +183,7 @@ def _normalise(logw: np.ndarray) -> tuple[np.ndarray, float]:
 
 def fit_posterior(history: PatientHistory, prior: PopulationPrior | None = None, *,
                   n_particles: int = DEFAULT_PARTICLES, ess_target: float = DEFAULT_ESS_TARGET, seed: int = 0,
-                  extra_sd: float = 0.0, n_pk_clusters: int = 8, max_stages: int = 3) -> IndividualPosterior:
+                  extra_sd: float = 0.0, max_stages: int = 3) -> IndividualPosterior:
     """Posterior over the patient's hidden attributes given their scores (see the module docstring)."""
     rng = np.random.default_rng(seed)
     obs = Observations.of(history)
@@ -208,7 +212,7 @@ def fit_posterior(history: PatientHistory, prior: PopulationPrior | None = None,
 
     def run(z: np.ndarray) -> tuple[Particles, np.ndarray]:
         parts = prior.transform(z, E, known)
-        m, valid = simulate_particles(plan, parts, obs.day, n_pk_clusters=n_pk_clusters, rtol=1e-4, atol=1e-7)
+        m, valid = simulate_particles(plan, parts, obs.day)
         ll = np.full(len(parts), -np.inf)
         ll[valid] = score_log_likelihood(m[valid], obs, extra_sd)
         return parts, ll
@@ -239,15 +243,16 @@ def fit_posterior(history: PatientHistory, prior: PopulationPrior | None = None,
 
 
 class _kernel_proposal:
-    """Mixture proposal: Gaussian kernels (covariance ``h^2 Sigma_w``) at the weighted particles, plus ``q1``."""
+    """Mixture proposal: Gaussian kernels (covariance ``h^2 Sigma_w``) at ``KERNEL_CENTRES`` particles drawn from
+    the weighted ones (systematic resampling: the mixture weights are the draw counts), plus ``q1``."""
 
     def __init__(self, z: np.ndarray, w: np.ndarray, ess: float, log_q1) -> None:
         d = z.shape[1]
-        keep = w > 1e-10 * w.max()
-        self.centres, self.cw = z[keep], w[keep] / w[keep].sum()
-        mean = self.cw @ self.centres
-        diff = self.centres - mean
-        cov = diff.T @ (diff * self.cw[:, None]) + 1e-6 * np.eye(d)
+        mean = w @ z
+        diff = z - mean
+        cov = diff.T @ (diff * w[:, None]) + 1e-6 * np.eye(d)
+        idx, counts = np.unique(systematic_resample(w, KERNEL_CENTRES, np.random.default_rng(0)), return_counts=True)
+        self.centres, self.cw = z[idx], counts / counts.sum()
         h = float(np.clip((4.0 / ((d + 2) * max(ess, 2.0))) ** (1.0 / (d + 4)), 0.3, 1.0))
         self.chol = np.linalg.cholesky(h * h * cov)
         self.inv = np.linalg.inv(self.chol)
@@ -264,14 +269,12 @@ class _kernel_proposal:
         return np.vstack([zk, zd])
 
     def log_kde(self, z: np.ndarray) -> np.ndarray:
-        out = np.empty(z.shape[0])
         a = self.centres @ self.inv.T
-        aa = np.sum(a * a, axis=1)
-        lcw = np.log(self.cw)
-        for s in range(0, z.shape[0], 1024):
-            b = z[s:s + 1024] @ self.inv.T
-            d2 = np.sum(b * b, axis=1)[:, None] + aa[None, :] - 2.0 * b @ a.T
-            out[s:s + 1024] = logsumexp(-0.5 * np.maximum(d2, 0.0) + lcw[None, :], axis=1)
+        b = z @ self.inv.T
+        d2 = np.sum(b * b, axis=1)[:, None] + np.sum(a * a, axis=1)[None, :] - 2.0 * b @ a.T
+        e = -0.5 * np.maximum(d2, 0.0) + np.log(self.cw)[None, :]
+        top = e.max(axis=1)
+        out = top + np.log(np.exp(e - top[:, None]).sum(axis=1))
         return out - self.log_det - 0.5 * self.d * math.log(2 * math.pi)
 
     def __call__(self, z: np.ndarray) -> np.ndarray:

@@ -11,9 +11,10 @@ coordinates ``u`` (a particle's ``latent`` row) into a particle, so that the pri
 
 The typical values are the model's parameters with the shipped calibration. What the
 population samples but a history records is fixed: the weight. Each recorded life event adds
-two coordinates: its fading time (log-normal around :data:`EVENT_FADE_TYPICAL`) and nothing
-else: its size is the recorded amplitude (or :data:`EVENT_AMPLITUDE_TYPICAL` when not recorded)
-times the patient's ``acute_load_scale``, the population's reactivity to life events.
+one coordinate: its fading time (log-normal around :data:`EVENT_FADE_TYPICAL`, in
+:data:`FADE_BINS` equally likely bins); its size is the recorded amplitude (or
+:data:`EVENT_AMPLITUDE_TYPICAL` when not recorded) times the patient's ``acute_load_scale``,
+the population's reactivity to life events.
 
 The baseline severity is observed (the last score before the first dose), so its coordinate
 is drawn from a proposal centred on that score and importance-corrected (``posterior.py``).
@@ -24,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import ndtr, ndtri
 
 from ketasim.dosing.plan import Patient
 from ketasim.parameters import IDX, Parameter, default_vector
@@ -51,6 +53,16 @@ PRIOR_PARAMETERS = (EVENT_AMPLITUDE_TYPICAL, EVENT_FADE_TYPICAL, EVENT_FADE_OMEG
 
 _PATIENT_DEFAULTS = {"baseline_madrs": Patient().baseline_madrs, "chronic_load": Patient().chronic_load,
                      "acute_load_scale": 1.0, "pk_cl": 1.0, "pk_v": 1.0, "pk_ka": 1.0}
+
+
+FADE_BINS = 8
+
+
+def fade_days_of(u: np.ndarray) -> np.ndarray:
+    """Fading time (days) of a life event from its coordinate ``u``: the log-normal prior in ``FADE_BINS``
+    equally likely bins, each at its median (so that particles share a few plan templates)."""
+    k = np.clip(np.floor(ndtr(u) * FADE_BINS), 0, FADE_BINS - 1)
+    return EVENT_FADE_TYPICAL.value * np.exp(EVENT_FADE_OMEGA.value * ndtri((k + 0.5) / FADE_BINS))
 
 
 @dataclass
@@ -118,10 +130,10 @@ class PopulationPrior:
         for ev in range(n_events):
             ka, kf = known_events[ev] if known_events is not None else (None, None)
             amp[:, ev] = (EVENT_AMPLITUDE_TYPICAL.value if ka is None else ka) * attrs["acute_load_scale"]
-            fade[:, ev] = (EVENT_FADE_TYPICAL.value * np.exp(EVENT_FADE_OMEGA.value * u[:, k + ev])
-                           if kf is None else kf)
+            fade[:, ev] = fade_days_of(u[:, k + ev]) if kf is None else kf
         return Particles(params=params, pk_cl=attrs["pk_cl"], pk_v=attrs["pk_v"], pk_ka=attrs["pk_ka"],
-                         baseline_madrs=attrs["baseline_madrs"], chronic_load=chronic, event_amp=amp,
+                         baseline_madrs=attrs["baseline_madrs"], chronic_load=chronic,
+                         acute_load_scale=np.asarray(attrs["acute_load_scale"], dtype=float), event_amp=amp,
                          event_fade_days=fade, latent=u)
 
     def sample_latent(self, n: int, n_events: int, rng: np.random.Generator) -> np.ndarray:

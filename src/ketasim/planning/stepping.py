@@ -28,9 +28,10 @@ from ketasim.dynamics import N_STATES
 from ketasim.engine.compile import PKVariability, compile_plan
 from ketasim.engine.integrate import integrate_one
 from ketasim.errors import SimulationError
-from ketasim.parameters import HOURS_PER_DAY
+from ketasim.parameters import HOURS_PER_DAY, IDX
 
 TEMPLATE_TAIL_H = 96.0
+_RECEPTOR = ("fu", "ki_s_ketamine", "ki_r_ketamine", "ki_s_norketamine", "ki_r_norketamine")
 MAX_SEGMENTS = 8
 
 
@@ -58,9 +59,6 @@ def dose_templates(params: np.ndarray, weight_kg: np.ndarray, pk: np.ndarray, *,
     Rows sharing weight, PK factors and receptor parameters share one compilation.
     """
     R = params.shape[0]
-    from ketasim.parameters import IDX
-    from ketasim.planning.particles import _RECEPTOR
-
     rec = params[:, [IDX[k] for k in _RECEPTOR]]
     keys, inverse = np.unique(np.column_stack([weight_kg, pk, rec, params[:, IDX["ke0"]]]), axis=0,
                               return_inverse=True)

@@ -50,7 +50,7 @@ def make_history(truth: Particles, schedule: Schedule, *, weight_kg: float, rng:
     truth_k = truth.take(np.zeros(1, dtype=int))
     truth_k.event_amp = truth.event_amp[:1, :len(schedule.life_events)]
     truth_k.event_fade_days = truth.event_fade_days[:1, :len(schedule.life_events)]
-    m, valid = simulate_particles(plan, truth_k, score_t, n_pk_clusters=1)
+    m, valid = simulate_particles(plan, truth_k, score_t)
     if not valid[0]:
         raise ValueError("the true patient is invalid (load explains more than the baseline severity)")
     latent = m[0]
