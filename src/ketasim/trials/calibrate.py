@@ -32,7 +32,7 @@ import numpy as np
 
 from ketasim.errors import KetasimError
 from ketasim.parameters import IDX, RESPONSE_PARAMETERS, default_vector
-from ketasim.trials.cohort import Cohort, current_omegas, enrol
+from ketasim.trials.cohort import Cohort, current_spreads, enrol
 from ketasim.trials.measurement import MeasurementModel
 from ketasim.trials.runner import StudyResult, TargetResult, evaluate_study, study_seed, target_results
 from ketasim.trials.studies import BUILTIN_STUDIES, Study
@@ -67,6 +67,8 @@ class FreeParameter:
 
     def from_unit(self, u: float) -> float:
         u = min(max(u, 0.0), 1.0)
+        if u in (0.0, 1.0):
+            return self.lower if u == 0.0 else self.upper
         if self.log:
             return math.exp(math.log(self.lower) + u * (math.log(self.upper) - math.log(self.lower)))
         return self.lower + u * (self.upper - self.lower)
@@ -150,7 +152,7 @@ class Calibration:
         self.seed = seed
         self.weights = weights or {}
         self.base = default_vector() if base is None else np.asarray(base, dtype=float)
-        self.base_omegas = dict(current_omegas() if base_omegas is None else base_omegas)
+        self.base_omegas = dict(current_spreads() if base_omegas is None else base_omegas)
         self.base_measurement = base_measurement or MeasurementModel.shipped()
         self.cohorts: dict[str, Cohort] = {s.id: enrol(s.population, self.n_patients[s.id], study_seed(s.id, seed))
                                            for s in self.studies}
@@ -187,7 +189,7 @@ class Calibration:
     # --- evaluation ------------------------------------------------------------------------------
     def run_studies(self, x: np.ndarray) -> list[StudyResult]:
         params, omegas, meas = self.unpack(x)
-        return [evaluate_study(s, self.cohorts[s.id], params=params, omegas=omegas, measurement=meas)
+        return [evaluate_study(s, self.cohorts[s.id], params=params, spreads=omegas, measurement=meas)
                 for s in self.studies]
 
     def discrepancy(self, rows: Sequence[TargetResult]) -> float:

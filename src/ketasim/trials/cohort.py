@@ -1,110 +1,146 @@
 """A study's virtual patients and their model MADRS at the visit days.
 
-:func:`enrol` draws the cohort of a study (weights, untreated severity, inter-individual parameter
-draws) with a fixed seed, so that repeated runs with other typical parameter values see the same
-patients (common random numbers). :func:`model_madrs` integrates every patient's plan and returns the
-model MADRS at the visits.
+:func:`enrol` draws the cohort of a study from the population model (``ketasim.population``:
+:func:`~ketasim.population.patients.sample_patients`, its random effects, covariates and PK factors)
+and applies the study's inclusion range to the untreated severity. The patients are fixed by the seed:
+:meth:`Cohort.patients` redraws the *same* patients (same standard-normal coordinates) for other typical
+parameter values or spreads, which is what calibration needs (common random numbers).
+
+:func:`model_madrs` integrates every patient's plan with the compiled batch engine
+(``ketasim.engine.batch``) and returns the model MADRS at the visits.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ketasim.dosing.plan import Plan
+from ketasim.dosing.plan import LifestylePeriod, Patient, Plan
 from ketasim.dynamics import ALL_ON, N_STATES, SG, SM, SN
 from ketasim.engine.compile import PKVariability, compile_plan
 from ketasim.engine.integrate import integrate_one
-from ketasim.parameters import HOURS_PER_DAY, IDX, RESPONSE_PARAMETERS, default_vector
+from ketasim.parameters import HOURS_PER_DAY, IDX
+from ketasim.population.patients import VirtualPatients, sample_patients
 from ketasim.symptoms.madrs import madrs
 from ketasim.trials.studies import PopulationSpec
 
-WEIGHT_RANGE_KG = (40.0, 160.0)
-
-# Inter-individual variability of the response (log-normal SDs) before a calibration is shipped.
-FALLBACK_OMEGAS: dict[str, float] = {"kappa_G": 0.35, "k_form": 0.35, "k_prune": 0.3, "k_hom": 0.3,
-                                     "a_antidepressant": 0.6}
-PK_OMEGAS = {"cl": 0.25, "v": 0.20}
-# Parameters that may vary between patients, in the (fixed) order of their standard-normal draws.
-VARIABLE_PARAMETERS: tuple[str, ...] = ("kappa_G", "k_form", "k_prune", "k_hom", "a_antidepressant", "k_G", "k_mat",
-                                        "w_therapy", "eta", "mu_G")
+#: Spreads of the response random effects that calibration fits (and ``calibrated.json`` ships), besides the
+#: population model's defaults (``ketasim.population.variability``). ``a_antidepressant`` is added to the
+#: population model's effects: how much a new oral antidepressant lifts the set point differs between patients.
+CALIBRATED_SPREADS: tuple[str, ...] = ("kappa_G", "k_form", "k_hom", "a_antidepressant")
+FALLBACK_SPREADS: dict[str, float] = {"a_antidepressant": 0.5}
 
 
-def current_omegas() -> dict[str, float]:
-    """Omegas in force: the shipped calibration's ``variability`` if any, else :data:`FALLBACK_OMEGAS`."""
+def current_spreads() -> dict[str, float]:
+    """Spreads in force for the calibrated effects: the shipped calibration's ``variability`` if any, else the
+    population model's defaults (and :data:`FALLBACK_SPREADS` for effects it does not have)."""
     import json
     from importlib import resources
 
+    from ketasim.population.variability import default_variability
+
+    defaults = {e.target: e.spread.value for e in default_variability()}
+    out = {name: defaults.get(name, FALLBACK_SPREADS.get(name, 0.0)) for name in CALIBRATED_SPREADS}
     try:
         text = resources.files("ketasim").joinpath("data", "calibrated.json").read_text()
     except (FileNotFoundError, ModuleNotFoundError):
-        return dict(FALLBACK_OMEGAS)
+        return out
     shipped = json.loads(text).get("variability", {})
-    out = dict(FALLBACK_OMEGAS)
-    out.update({k: float(v["omega"]) for k, v in shipped.items()})
+    out.update({k: float(v["omega"]) for k, v in shipped.items() if k in CALIBRATED_SPREADS})
     return out
 
 
 @dataclass(frozen=True)
 class Cohort:
-    """Virtual patients of one study: covariates and the standard-normal draws behind their parameters."""
+    """The enrolled patients of one study: rows ``rows`` of the population drawn with ``seed``."""
 
-    weight_kg: np.ndarray
-    baseline_madrs: np.ndarray
-    chronic_load: np.ndarray
-    eta: np.ndarray  # (n, len(omega names)) standard normals for the response parameters
-    eta_pk: np.ndarray  # (n, 2) standard normals for clearance and volume
-    omega_names: tuple[str, ...]
+    population: PopulationSpec
     seed: int
+    rows: np.ndarray
+    n_drawn: int
+    base: VirtualPatients  # drawn with the parameters and spreads in force at enrolment
 
     @property
     def n(self) -> int:
-        return int(self.weight_kg.size)
+        return int(self.rows.size)
+
+    @property
+    def baseline_madrs(self) -> np.ndarray:
+        return self.base.baseline_madrs
+
+    @property
+    def weight_kg(self) -> np.ndarray:
+        return self.base.weight_kg
+
+    def patients(self, params: np.ndarray | None = None, spreads: dict[str, float] | None = None) -> VirtualPatients:
+        """The enrolled patients with typical values ``params`` and spreads ``spreads`` (same coordinates)."""
+        if params is None and spreads is None:
+            return self.base
+        return _draw(self.population, self.seed, self.n_drawn, params, spreads).take(self.rows)
 
     def subset(self, rows: np.ndarray) -> Cohort:
-        return replace(self, weight_kg=self.weight_kg[rows], baseline_madrs=self.baseline_madrs[rows],
-                       chronic_load=self.chronic_load[rows], eta=self.eta[rows], eta_pk=self.eta_pk[rows])
-
-    def parameter_matrix(self, params: np.ndarray | None = None,
-                         omegas: dict[str, float] | None = None) -> np.ndarray:
-        """Per-patient response parameter vectors: typical value x exp(omega x eta), clipped to the bounds."""
-        base = default_vector() if params is None else np.asarray(params, dtype=float)
-        om = current_omegas() if omegas is None else omegas
-        unknown = set(om) - set(self.omega_names)
-        if unknown:
-            raise KeyError(f"no inter-individual draws for {sorted(unknown)}; known: {', '.join(self.omega_names)}")
-        P = np.repeat(base[None, :], self.n, axis=0)
-        for j, name in enumerate(self.omega_names):
-            col = P[:, IDX[name]] * np.exp(om.get(name, 0.0) * self.eta[:, j])
-            lo, hi = RESPONSE_PARAMETERS[IDX[name]].bounds or (-np.inf, np.inf)
-            P[:, IDX[name]] = np.clip(col, lo, hi)  # an individual stays within the plausible range
-        return P
+        """The cohort restricted to its rows ``rows`` (positions among the enrolled)."""
+        return replace(self, rows=self.rows[rows], base=self.base.take(rows))
 
 
-def _truncated_normal(rng: np.random.Generator, mean: float, sd: float, lo: float, hi: float, n: int) -> np.ndarray:
-    """Inverse-CDF truncated normal: one uniform per patient, so the draw is stable under CRN."""
+def _typical_patient(population: PopulationSpec) -> Patient:
+    return Patient(baseline_madrs=population.baseline_madrs_mean)
+
+
+def _draw(population: PopulationSpec, seed: int, n: int, params: np.ndarray | None,
+          spreads: dict[str, float] | None) -> VirtualPatients:
+    sp = dict(current_spreads() if spreads is None else spreads)
+    sp["baseline_madrs"] = population.baseline_madrs_sd
+    return sample_patients(n, seed, params=params, variability=sp, patient=_typical_patient(population),
+                           covariates=dict(population.covariates) or None)
+
+
+def enrol(population: PopulationSpec, n: int, seed: int, *, params: np.ndarray | None = None,
+          spreads: dict[str, float] | None = None) -> Cohort:
+    """``n`` virtual patients of ``population``: drawn with ``seed``, kept if their untreated MADRS lies in the
+    inclusion range (the first ``n`` who do; the same patients for any parameters)."""
     from scipy.stats import norm
 
-    a, b = norm.cdf((lo - mean) / sd), norm.cdf((hi - mean) / sd)
-    u = rng.uniform(size=n)
-    return mean + sd * norm.ppf(a + u * (b - a))
-
-
-def enrol(population: PopulationSpec, n: int, seed: int) -> Cohort:
-    """``n`` virtual patients of ``population`` (seeded; same seed, same patients)."""
-    rng = np.random.default_rng([seed, 1])
-    weight = _truncated_normal(rng, population.weight_mean_kg, population.weight_sd_kg, *WEIGHT_RANGE_KG, n)
     lo, hi = population.baseline_madrs_range
-    baseline = _truncated_normal(rng, population.baseline_madrs_mean, population.baseline_madrs_sd, lo, hi, n)
-    names = VARIABLE_PARAMETERS
-    eta = rng.standard_normal((n, len(names)))
-    eta_pk = rng.standard_normal((n, 2))
-    load = np.full(n, 0.5)
-    return Cohort(weight, baseline, load, eta, eta_pk, names, seed)
+    m, s = population.baseline_madrs_mean, population.baseline_madrs_sd
+    p_in = max(norm.cdf((hi - m) / s) - norm.cdf((lo - m) / s), 0.05)
+    n_draw = max(int(math.ceil(1.2 * n / p_in)) + 16, n)
+    while True:
+        drawn = _draw(population, seed, n_draw, params, spreads)
+        ok = np.flatnonzero((drawn.baseline_madrs >= lo) & (drawn.baseline_madrs <= hi))
+        if ok.size >= n or n == 0:
+            rows = ok[:n]
+            return Cohort(population, seed, rows, n_draw, drawn.take(rows))
+        n_draw *= 2
 
+
+# --- the model at the visits -----------------------------------------------------------------------
 
 _TEMPLATES: dict[tuple[int, bytes], tuple[Plan, object]] = {}
+
+
+def with_visit_breakpoints(plan: Plan, visit_days: np.ndarray) -> Plan:
+    """``plan`` with the visits as integration breakpoints (lifestyle periods of level 0 between them).
+
+    A lifestyle period of level 0 changes nothing in the model; its ends only make the engine finish a
+    step on each visit, so a rating reads a state the error control has accepted rather than an
+    interpolation inside a long drug-free step.
+    """
+    existing = [d.day for d in plan.doses] + [d.day + d.duration_min / 1440.0 for d in plan.doses]
+    existing += list(plan.therapy_days) + [e.day for e in plan.patient.life_events]
+    taken = np.asarray(existing, dtype=float)
+
+    def free(day: float) -> bool:  # a visit on an existing breakpoint must not make a zero-length segment
+        return 0.0 < day < plan.horizon_days and not np.any(np.abs(taken - day) < 1e-4)
+
+    marks = [float(d) for d in np.unique(visit_days) if free(float(d))]
+    periods = tuple(LifestylePeriod(start_day=a, end_day=b, level=0.0, label="visits")
+                    for a, b in zip(marks[:-1], marks[1:], strict=True))
+    if len(marks) == 1:
+        periods = (LifestylePeriod(start_day=marks[0], end_day=plan.horizon_days, level=0.0, label="visits"),)
+    return replace(plan, lifestyle=plan.lifestyle + periods)
 
 
 def _template(plan: Plan, visit_days: np.ndarray):
@@ -116,47 +152,46 @@ def _template(plan: Plan, visit_days: np.ndarray):
     hit = _TEMPLATES.get(key)
     if hit is not None and hit[0] is plan:
         return hit[1]
-    packed = pack_templates([plan_template(plan, outcome_t_h=days * HOURS_PER_DAY)])
+    packed = pack_templates([plan_template(with_visit_breakpoints(plan, days), outcome_t_h=days * HOURS_PER_DAY)])
     if len(_TEMPLATES) > 64:
         _TEMPLATES.clear()
     _TEMPLATES[key] = (plan, packed)
     return packed
 
 
-def model_madrs(plan: Plan, cohort: Cohort, visit_days: np.ndarray, *, params: np.ndarray | None = None,
-                omegas: dict[str, float] | None = None) -> np.ndarray:
-    """Model MADRS (n x visits) of the cohort's patients under ``plan`` (compiled batch engine, all cores)."""
+def model_madrs(plan: Plan, patients: VirtualPatients, visit_days: np.ndarray) -> np.ndarray:
+    """Model MADRS (patients x visits) under ``plan`` (compiled batch engine, all cores)."""
     from ketasim.engine.batch import integrate_batch
 
-    n = cohort.n
+    n = len(patients)
     if n == 0:
         return np.zeros((0, np.size(visit_days)))
-    P = cohort.parameter_matrix(params, omegas)
-    res = integrate_batch(_template(plan, visit_days), np.zeros(n, dtype=np.int64), P, weight_kg=cohort.weight_kg,
-                          pk_cl=np.exp(PK_OMEGAS["cl"] * cohort.eta_pk[:, 0]),
-                          pk_v=np.exp(PK_OMEGAS["v"] * cohort.eta_pk[:, 1]), pk_ka=np.ones(n),
-                          baseline_madrs=cohort.baseline_madrs, chronic_load=cohort.chronic_load,
-                          acute_load_scale=np.ones(n), grid_h=np.zeros(0))
+    res = integrate_batch(_template(plan, visit_days), np.zeros(n, dtype=np.int64), patients.params,
+                          weight_kg=patients.weight_kg, pk_cl=patients.pk_cl, pk_v=patients.pk_v,
+                          pk_ka=patients.pk_ka, baseline_madrs=patients.baseline_madrs,
+                          chronic_load=patients.chronic_load, acute_load_scale=patients.acute_load_scale,
+                          grid_h=np.zeros(0))
     return np.asarray(res.outcome_madrs, dtype=float)
 
 
-def model_madrs_reference(plan: Plan, cohort: Cohort, visit_days: np.ndarray, *, params: np.ndarray | None = None,
-                          omegas: dict[str, float] | None = None) -> np.ndarray:
+def model_madrs_reference(plan: Plan, patients: VirtualPatients, visit_days: np.ndarray) -> np.ndarray:
     """The same as :func:`model_madrs` with the one-patient engine, patient by patient (for tests)."""
-    P = cohort.parameter_matrix(params, omegas)
     out_t = np.asarray(visit_days, dtype=float) * HOURS_PER_DAY
-    result = np.empty((cohort.n, out_t.size))
+    result = np.empty((len(patients), out_t.size))
     Y = np.zeros((out_t.size, N_STATES))
-    for i in range(cohort.n):
-        patient = replace(plan.patient, weight_kg=float(cohort.weight_kg[i]),
-                          baseline_madrs=float(cohort.baseline_madrs[i]), chronic_load=float(cohort.chronic_load[i]))
-        pk = PKVariability(cl=float(np.exp(PK_OMEGAS["cl"] * cohort.eta_pk[i, 0])),
-                           v=float(np.exp(PK_OMEGAS["v"] * cohort.eta_pk[i, 1])))
-        p = P[i]
+    for i in range(len(patients)):
+        events = tuple(replace(e, amplitude=e.amplitude * float(patients.acute_load_scale[i]))
+                       for e in plan.patient.life_events)
+        patient = replace(plan.patient, weight_kg=float(patients.weight_kg[i]), life_events=events,
+                          baseline_madrs=float(patients.baseline_madrs[i]),
+                          chronic_load=float(patients.chronic_load[i]))
+        pk = PKVariability(cl=float(patients.pk_cl[i]), v=float(patients.pk_v[i]), ka=float(patients.pk_ka[i]))
+        p = patients.params[i]
         cp = compile_plan(replace(plan, patient=patient), p, pk_variability=pk)
         Y[:] = 0.0
         integrate_one(cp.params, cp.seg_t, cp.lam, cp.c0, cp.c1, cp.seg_life, cp.seg_ad, cp.jump_S, cp.jump_E,
                       cp.load_chronic, cp.ev_t, cp.ev_amp, cp.ev_tau, cp.d_trait, ALL_ON, 0.0, cp.y0, out_t,
-                      1e-6, 1e-9, Y)
+                      1e-8, 1e-10, Y)
         result[i] = madrs(Y[:, SN], Y[:, SM], Y[:, SG], p[IDX["madrs_floor"]], p[IDX["kappa"]], p[IDX["kappa_G"]])
     return result
+

@@ -141,6 +141,7 @@ def hazard_ratio_estimate(durations: np.ndarray, events: np.ndarray, treated: np
             cph.fit(df, duration_col="T", event_col="E")
         except Exception:  # lifelines' ConvergenceError when an arm has no events
             return Estimate(float("nan"), float("nan"), float("nan"), int(d.size))
-    hr = float(np.exp(cph.params_["treated"]))
-    ci = np.exp(cph.confidence_intervals_.loc["treated"].to_numpy())
+    with np.errstate(over="ignore"):  # an arm without events gives an unbounded interval
+        hr = float(np.exp(cph.params_["treated"]))
+        ci = np.exp(cph.confidence_intervals_.loc["treated"].to_numpy())
     return Estimate(hr, float(ci[0]), float(ci[1]), int(d.size))

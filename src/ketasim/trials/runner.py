@@ -97,7 +97,7 @@ def _censor_days(study: Study, n: int, seed: int) -> np.ndarray | None:
 
 
 def simulate_study_scores(study: Study, cohort: Cohort, *, params: np.ndarray | None = None,
-                          omegas: dict[str, float] | None = None, measurement: MeasurementModel | None = None,
+                          spreads: dict[str, float] | None = None, measurement: MeasurementModel | None = None,
                           simulate: Callable[..., np.ndarray] | None = None) -> tuple[dict[str, ArmScores], np.ndarray]:
     """Observed scores per arm and the arm allocation of every enrolled patient.
 
@@ -108,11 +108,11 @@ def simulate_study_scores(study: Study, cohort: Cohort, *, params: np.ndarray | 
     noise = MeasurementNoise.draw(cohort.n, days.size, np.random.default_rng([cohort.seed, 2]))
     alloc = _allocation(study, cohort.n, cohort.seed)
     arm_names = study.randomisation.arms if study.randomisation else (study.arms[0].name,)
+    patients = cohort.patients(params, spreads)
     arms: dict[str, ArmScores] = {}
     for k, name in enumerate(arm_names):
         rows = np.flatnonzero(alloc == k)
-        sub = cohort.subset(rows)
-        m = simulate(study.arm(name).plan, sub, days, params=params, omegas=omegas)
+        m = simulate(study.arm(name).plan, patients.take(rows), days)
         scores = observe_visits(m, days, study.scale, noise.subset(rows), measurement)
         arms[name] = ArmScores(rows, scores, m)
     return arms, alloc
@@ -224,12 +224,12 @@ def compute_outcome(study: Study, spec: OutcomeSpec, arms: dict[str, ArmScores],
 
 
 def run_study(study: Study, n_patients: int = DEFAULT_PATIENTS, seed: int = 0, *, params: np.ndarray | None = None,
-              omegas: dict[str, float] | None = None, measurement: MeasurementModel | None = None,
+              spreads: dict[str, float] | None = None, measurement: MeasurementModel | None = None,
               cohort: Cohort | None = None) -> StudyResult:
     """Simulate ``study`` with ``n_patients`` enrolled virtual patients."""
     cohort = cohort or enrol(study.population, n_patients, seed)
     measurement = measurement or MeasurementModel.shipped()
-    arms, _ = simulate_study_scores(study, cohort, params=params, omegas=omegas, measurement=measurement)
+    arms, _ = simulate_study_scores(study, cohort, params=params, spreads=spreads, measurement=measurement)
     eligible: dict[str, np.ndarray] = {}
     randomised: dict[str, np.ndarray] = {}
     if study.randomisation is not None:
@@ -242,9 +242,9 @@ def run_study(study: Study, n_patients: int = DEFAULT_PATIENTS, seed: int = 0, *
 
 
 def evaluate_study(study: Study, cohort: Cohort, *, params: np.ndarray | None = None,
-                   omegas: dict[str, float] | None = None, measurement: MeasurementModel | None = None) -> StudyResult:
+                   spreads: dict[str, float] | None = None, measurement: MeasurementModel | None = None) -> StudyResult:
     """:func:`run_study` on an already enrolled cohort (calibration: the same patients every time)."""
-    return run_study(study, cohort.n, cohort.seed, params=params, omegas=omegas, measurement=measurement,
+    return run_study(study, cohort.n, cohort.seed, params=params, spreads=spreads, measurement=measurement,
                      cohort=cohort)
 
 
@@ -261,7 +261,7 @@ def target_results(result: StudyResult, targets: dict[str, Target] | None = None
 
 
 def run_trials(studies: Sequence[Study] | None = None, n_patients: int | dict[str, int] = DEFAULT_PATIENTS,
-               seed: int = 0, *, params: np.ndarray | None = None, omegas: dict[str, float] | None = None,
+               seed: int = 0, *, params: np.ndarray | None = None, spreads: dict[str, float] | None = None,
                measurement: MeasurementModel | None = None, targets: dict[str, Target] | None = None,
                progress: Callable[[str], None] | None = None) -> tuple[list[StudyResult], list[TargetResult]]:
     """Run every study (default: the built-in ones) and line their outcomes up with the targets."""
@@ -270,7 +270,7 @@ def run_trials(studies: Sequence[Study] | None = None, n_patients: int | dict[st
     rows: list[TargetResult] = []
     for st in studies:
         n = n_patients.get(st.id, DEFAULT_PATIENTS) if isinstance(n_patients, dict) else n_patients
-        res = run_study(st, n, study_seed(st.id, seed), params=params, omegas=omegas, measurement=measurement)
+        res = run_study(st, n, study_seed(st.id, seed), params=params, spreads=spreads, measurement=measurement)
         results.append(res)
         rows.extend(target_results(res, targets))
         if progress:

@@ -40,18 +40,19 @@ BASELINE_DAY = CLOCK_0900 - 1.0 / 24.0  # rated one hour before the first dose
 class PopulationSpec:
     """Who a study enrolled.
 
-    ``baseline_madrs_mean`` / ``_sd``: the untreated severity on MADRS (normal, truncated to
-    ``baseline_madrs_range``, the inclusion range translated to MADRS). ``weight_mean_kg`` / ``_sd``:
-    body weight (normal, truncated to 40-160 kg). ``differs`` says how this population genuinely differs
-    from the others and on what source; it is empty when it does not.
+    ``baseline_madrs_mean`` / ``_sd``: the untreated severity on MADRS (normal; patients outside
+    ``baseline_madrs_range``, the inclusion range translated to MADRS, are not enrolled).
+    ``covariates``: overrides of the population model's covariate distribution
+    (``ketasim.population.variability.COVARIATE``, e.g. ``fraction_female``); body weight, age and sex
+    otherwise follow that model. ``differs`` says how this population genuinely differs from the others
+    and on what source; it is empty when it does not.
     """
 
     description: str = "adults with treatment-resistant depression (TRD)"
     baseline_madrs_mean: float = 33.0
     baseline_madrs_sd: float = 4.5
     baseline_madrs_range: tuple[float, float] = (22.0, 50.0)
-    weight_mean_kg: float = 82.0
-    weight_sd_kg: float = 17.0
+    covariates: dict[str, float] = field(default_factory=dict)
     source: str = "clinical-targets.md: baseline MADRS about 32-35 unless stated"
     differs: str = ""
 

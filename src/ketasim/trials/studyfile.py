@@ -8,7 +8,7 @@ A study file (``ketasim trials --study FILE.yaml``)::
     scale: madrs                       # madrs | hdrs17 | hdrs21 | phq9 | qids_sr16
     n_published: 30
     population: {baseline_madrs_mean: 33, baseline_madrs_sd: 4.5, baseline_madrs_range: [22, 50],
-                 weight_mean_kg: 80, weight_sd_kg: 17, description: TRD outpatients}
+                 covariates: {fraction_female: 0.6}, description: TRD outpatients}
     arms:
       - {name: ketamine, plan: induction-six.yaml}    # a plan file (relative to this file) or an inline plan
     visits:
@@ -63,8 +63,7 @@ class PopulationModel(_Spec):
     baseline_madrs_mean: float = 33.0
     baseline_madrs_sd: float = 4.5
     baseline_madrs_range: tuple[float, float] = (22.0, 50.0)
-    weight_mean_kg: float = 82.0
-    weight_sd_kg: float = 17.0
+    covariates: dict[str, float] = {}
     source: str = ""
     differs: str = ""
 
@@ -305,6 +304,11 @@ def study_from_dict(data: Any, *, file: str = "<string>", lines: dict | None = N
     if not (p.baseline_madrs_sd > 0 and p.baseline_madrs_range[0] < p.baseline_madrs_range[1]
             and 0 <= p.baseline_madrs_range[0] and p.baseline_madrs_range[1] <= 60):
         raise where.error(("population",), p.baseline_madrs_range, "baseline_madrs_sd > 0 and a range within 0-60")
+    from ketasim.population.variability import COVARIATE
+
+    bad = sorted(set(p.covariates) - set(COVARIATE))
+    if bad:
+        raise where.error(("population", "covariates"), bad[0], ", ".join(COVARIATE))
     population = PopulationSpec(**p.model_dump())
     study = Study(spec.id, spec.title or spec.id, spec.citation, spec.scale, tuple(arms), visits, tuple(outcomes),
                   population, spec.n_published, rand, fu, spec.notes)

@@ -1,0 +1,53 @@
+"""Calibration machinery on a tiny budget: unit-cube mapping, discrepancy, the command and its JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from ketasim.interfaces.cli import app
+from ketasim.trials.calibrate import FREE_PARAMETERS, Calibration, FreeParameter, shipped_path
+from ketasim.trials.studies import BUILTIN_STUDIES
+
+
+def test_unit_cube_round_trip_and_bounds():
+    for f in FREE_PARAMETERS:
+        mid = f.from_unit(0.5)
+        assert f.lower <= mid <= f.upper
+        assert abs(f.to_unit(mid) - 0.5) < 1e-9
+        assert f.from_unit(-1.0) == f.lower and f.from_unit(2.0) == f.upper
+    lin = FreeParameter("x", "typical", 0.0, 10.0, log=False)
+    assert lin.from_unit(0.25) == 2.5
+
+
+def test_discrepancy_is_zero_at_the_published_values_and_grows_with_error():
+    cal = Calibration(studies=[BUILTIN_STUDIES["murrough13a"]], n_patients=30)
+    ev = cal.evaluate(cal.x0())
+    assert len(ev.rows) == 2 and np.isfinite(ev.discrepancy)
+    manual = sum(((r.estimate.value - r.target.published) / r.target.half_width) ** 2 for r in ev.rows)
+    assert abs(ev.discrepancy - manual) < 1e-9
+    # the same point gives the same figures (common random numbers)
+    assert cal.evaluate(cal.x0()).discrepancy == ev.discrepancy
+    params, spreads, meas = cal.unpack(cal.x0())
+    assert set(spreads) >= {"kappa_G", "k_form", "k_hom", "a_antidepressant"}
+    assert meas.fluctuation_sd > 0
+
+
+def test_calibrate_command_writes_the_record_without_touching_the_shipped_file(tmp_path):
+    shipped = shipped_path()
+    before = shipped.read_bytes() if shipped.exists() else None
+    out = tmp_path / "cal.json"
+    res = CliRunner().invoke(app, ["calibrate", "--studies", "murrough13a", "--n", "20", "--evaluations", "4",
+                                   "--popsize", "3", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(out.read_text())
+    for key in ("date", "command", "discrepancy", "parameters", "variability", "measurement", "targets", "n_patients"):
+        assert key in rec
+    assert rec["discrepancy"] <= rec["discrepancy_start"]
+    assert all({"value", "date"} <= set(v) for v in rec["parameters"].values())
+    assert {t["id"] for t in rec["targets"]} == {"murrough13a-d1", "murrough13a-r1"}
+    assert "calibrate" in rec["command"]
+    after = shipped.read_bytes() if shipped.exists() else None
+    assert before == after
