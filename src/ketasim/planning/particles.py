@@ -103,8 +103,12 @@ def simulate_particles(plan: Plan, particles: Particles, out_days: np.ndarray, *
 
 
 def run_particles(plan: Plan, particles: Particles, out_days: np.ndarray, *, rtol: float = BATCH_RTOL,
-                  atol: float = BATCH_ATOL, state_days: np.ndarray | None = None) -> ParticleRun:
-    """:func:`simulate_particles` with the engine's inputs, and (``state_days``) the states on those days."""
+                  atol: float = BATCH_ATOL, state_days: np.ndarray | None = None,
+                  weight_kg: np.ndarray | None = None) -> ParticleRun:
+    """:func:`simulate_particles` with the engine's inputs, and (``state_days``) the states on those days.
+
+    ``weight_kg`` (one per particle) replaces the plan patient's weight (doses in mg/kg follow it).
+    """
     out_days = np.asarray(out_days, dtype=float)
     n = len(particles)
     horizon = float(np.ceil(max(np.max(out_days, initial=0.0),
@@ -135,7 +139,8 @@ def run_particles(plan: Plan, particles: Particles, out_days: np.ndarray, *, rto
         states = np.full((n, grid_h.size, len(STATES)), np.nan)
     ok = np.flatnonzero(valid)
     if ok.size:
-        res = integrate_batch(templates, tid[ok], P[ok], weight_kg=np.full(ok.size, plan.patient.weight_kg),
+        weights = np.full(n, plan.patient.weight_kg) if weight_kg is None else np.asarray(weight_kg, dtype=float)
+        res = integrate_batch(templates, tid[ok], P[ok], weight_kg=weights[ok],
                               pk_cl=particles.pk_cl[ok], pk_v=particles.pk_v[ok], pk_ka=particles.pk_ka[ok],
                               baseline_madrs=particles.baseline_madrs[ok], chronic_load=chronic[ok],
                               acute_load_scale=acute[ok], grid_h=grid_h, outputs=outputs, rtol=rtol, atol=atol)

@@ -64,23 +64,28 @@ class Observations:
         return int(self.day.size)
 
 
+def rating_log_likelihood(scale: str, ratings: np.ndarray | float, madrs_latent: np.ndarray,
+                          extra_sd: float = 0.0) -> np.ndarray:
+    """Elementwise log-likelihood of whole-point ``ratings`` on ``scale`` given the latent MADRS.
+
+    Inside the range: the Gaussian density of the error; at the range limits: the censored tail.
+    """
+    spec = get_scale(scale)
+    mu = madrs_to(scale, madrs_latent)
+    sd = math.hypot(spec.noise_sd.value, extra_sd)
+    y = np.broadcast_to(np.asarray(ratings, dtype=float), mu.shape)
+    lo, hi = spec.range
+    ll = -0.5 * ((y - mu) / sd) ** 2 - math.log(sd * math.sqrt(2 * math.pi))
+    ll = np.where(y <= lo, log_ndtr((lo + 0.5 - mu) / sd), ll)
+    ll = np.where(y >= hi, log_ndtr((mu - (hi - 0.5)) / sd), ll)
+    return np.where(np.isfinite(ll), ll, -np.inf)
+
+
 def score_log_likelihood(madrs_latent: np.ndarray, obs: Observations, extra_sd: float = 0.0) -> np.ndarray:
     """Log-likelihood (N,) of the observed scores given each particle's latent MADRS at the score times (N x n_obs)."""
-    n = madrs_latent.shape[0]
-    ll = np.zeros(n)
+    ll = np.zeros(madrs_latent.shape[0])
     for j in range(len(obs)):
-        spec = get_scale(obs.scale[j])
-        mu = madrs_to(obs.scale[j], madrs_latent[:, j])
-        sd = math.hypot(obs.noise_sd[j], extra_sd)
-        y = obs.value[j]
-        lo, hi = spec.range
-        if y <= lo:
-            ll += log_ndtr((lo + 0.5 - mu) / sd)
-        elif y >= hi:
-            ll += log_ndtr((mu - (hi - 0.5)) / sd)
-        else:
-            ll += -0.5 * ((y - mu) / sd) ** 2 - math.log(sd * math.sqrt(2 * math.pi))
-    ll[~np.isfinite(ll)] = -np.inf
+        ll += rating_log_likelihood(obs.scale[j], obs.value[j], madrs_latent[:, j], extra_sd)
     return ll
 
 

@@ -8,8 +8,8 @@ without one psychotherapy session (``therapy_offset_h`` after the visit), in one
 ``numba.prange`` loop around ``ketasim.engine.integrate.integrate_one``.
 
 The PK of a dose is a *template*: the potency ``s(t)`` after a single dose at time 0, exact
-(sum of exponentials) on its two segments (infusion, then washout), computed by
-``ketasim.engine.compile.compile_plan`` for each row's weight and PK factors. A dose is
+(sum of exponentials) on its two segments (infusion, then washout), from each row's modal PK
+system (weight and PK factors, as the population batch engine builds it). A dose is
 assumed to be washed out before the dose after next (potency below 1e-8
 of its peak after ``TEMPLATE_TAIL_H``), and the template is cut there; the washout of the
 previous dose is added (doses two days apart overlap slightly).
@@ -25,14 +25,15 @@ import numpy as np
 
 from ketasim.dosing.plan import Dose, Patient, Plan
 from ketasim.dynamics import N_STATES
-from ketasim.engine.compile import PKVariability, compile_plan
+from ketasim.engine.batch import modal_batch, plan_template
 from ketasim.engine.integrate import integrate_one
 from ketasim.errors import SimulationError
-from ketasim.parameters import HOURS_PER_DAY, IDX
+from ketasim.exposure.system import REFERENCE_WEIGHT_KG
+from ketasim.parameters import HOURS_PER_DAY
 
 TEMPLATE_TAIL_H = 96.0
-_RECEPTOR = ("fu", "ki_s_ketamine", "ki_r_ketamine", "ki_s_norketamine", "ki_r_norketamine")
 MAX_SEGMENTS = 8
+G_NEGLIGIBLE = 1e-10
 
 
 @dataclass
@@ -56,36 +57,31 @@ def dose_templates(params: np.ndarray, weight_kg: np.ndarray, pk: np.ndarray, *,
                    duration_min: float = 40.0) -> DoseTemplate:
     """Templates for rows with response parameters ``params`` (R x n), weights and PK factors (R x 3: cl, v, ka).
 
-    Rows sharing weight, PK factors and receptor parameters share one compilation.
+    An IV infusion of racemic ketamine at rate ``k = dose / T`` from ``t = 0`` to ``T`` gives, in the
+    modal coordinates of each row's PK system (``ketasim.engine.batch.modal_batch``: eigenvalues
+    ``lam``, ``V^-1``, modal potency row ``r``; ``w = k V^-1 b`` for the input vector ``b``),
+
+        s(t) = sum_j r_j w_j / lam_j (exp(lam_j t) - 1)                 0 <= t < T
+        s(t) = sum_j r_j z_j(T) exp(lam_j (t - T)),  z(T) = w (exp(lam T) - 1) / lam     t >= T
     """
     R = params.shape[0]
-    rec = params[:, [IDX[k] for k in _RECEPTOR]]
-    keys, inverse = np.unique(np.column_stack([weight_kg, pk, rec, params[:, IDX["ke0"]]]), axis=0,
-                              return_inverse=True)
-    inverse = inverse.ravel()
-    seg = np.zeros((R, 3))
+    plan = Plan(patient=Patient(weight_kg=REFERENCE_WEIGHT_KG),
+                doses=(Dose(day=0.0, amount_mg=mg_per_kg * REFERENCE_WEIGHT_KG, mg_per_kg=mg_per_kg,
+                            duration_min=duration_min),), horizon_days=TEMPLATE_TAIL_H / HOURS_PER_DAY)
+    tpl = plan_template(plan)
+    assert tpl.pk is not None
+    lam, Vinv, rm = modal_batch(tpl.pk, np.asarray(weight_kg, dtype=float), pk[:, 0], pk[:, 1], pk[:, 2], params)
+    b = tpl.inputs[tpl.dose_input[0]]
+    dur = duration_min / 60.0
+    rate = mg_per_kg * np.asarray(weight_kg, dtype=float) / dur
+    w = np.einsum("rij,j->ri", Vinv, b) * rate[:, None]
+    c1 = np.zeros((R, 2, lam.shape[1]))
     c0 = np.zeros((R, 2))
-    c1 = None
-    lam = None
-    for u in range(keys.shape[0]):
-        rows = np.flatnonzero(inverse == u)
-        i = rows[0]
-        w = float(weight_kg[i])
-        plan = Plan(patient=Patient(weight_kg=w, baseline_madrs=30.0, chronic_load=0.0),
-                    doses=(Dose(day=0.0, amount_mg=mg_per_kg * w, duration_min=duration_min),),
-                    horizon_days=TEMPLATE_TAIL_H / HOURS_PER_DAY)
-        cp = compile_plan(plan, params[i], pk_variability=PKVariability(*pk[i]))
-        if cp.seg_t.size != 3:
-            raise SimulationError(f"dose template: expected 2 segments, got {cp.seg_t.size - 1}")
-        if c1 is None:
-            c1 = np.zeros((R, 2, cp.lam.size))
-            lam = np.zeros((R, cp.lam.size))
-        seg[rows] = cp.seg_t
-        c0[rows] = cp.c0
-        c1[rows] = cp.c1
-        lam[rows] = cp.lam
-    assert c1 is not None and lam is not None
-    return DoseTemplate(seg, c0, c1, lam)
+    c1[:, 0] = rm * w / lam
+    c0[:, 0] = -np.sum(c1[:, 0], axis=1)
+    c1[:, 1] = rm * w * np.expm1(lam * dur) / lam
+    seg = np.tile([0.0, dur, TEMPLATE_TAIL_H], (R, 1))
+    return DoseTemplate(seg, c0, c1, np.ascontiguousarray(lam))
 
 
 @numba.njit(parallel=True, cache=True)
@@ -143,8 +139,13 @@ def _advance(Y, params, t0, out_rel, dosed, dose_off, prev_dose, therapy, ther_o
                         c1[k, q] += tc1[r, j, q] * math.exp(tlam[r, q] * (rel - tseg[r, j]))
             if therapy[r] and abs(s - th) < 1e-9:
                 jump_S[k] = 1.0
+        y0 = Y[r].copy()
+        if nd == 0 and abs(y0[0]) < G_NEGLIGIBLE:
+            # No drug in the interval and the trigger signal has decayed: G = 0 exactly keeps its fast,
+            # stability-limiting decay out of the step size (it would stay below G_NEGLIGIBLE anyway).
+            y0[0] = 0.0
         steps[r] = integrate_one(params[r], seg_t, tlam[r], c0, c1, zeros, zeros, jump_S, zeros, chronic[r],
-                                 ev_t[r], ev_amp[r], ev_tau[r], d_trait[r], switches, t0, Y[r], t0 + out_rel,
+                                 ev_t[r], ev_amp[r], ev_tau[r], d_trait[r], switches, t0, y0, t0 + out_rel,
                                  rtol, atol, out[r])
 
 

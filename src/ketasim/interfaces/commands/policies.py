@@ -1,0 +1,80 @@
+"""``ketasim policies --out DIR``: maintenance policies compared on a virtual population over a year.
+
+Fixed intervals (7, 14, 21, 28 days), taper, symptom-triggered and forecast-triggered policies,
+each with and without psychotherapy (``ketasim.planning.policies``). Writes ``DIR/policies.csv``
+(one row per policy: infusions per year, days in remission, relapses, with Monte-Carlo standard
+errors, and whether the policy is on the Pareto frontier), ``DIR/policy_patients.csv`` (one row
+per patient and policy) and ``DIR/pareto.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ketasim.errors import PlanError
+from ketasim.interfaces.cli import app
+
+
+def run_policies(out: Path, *, patients: int = 100, seed: int = 0, particles: int = 32, therapy: bool = True,
+                 progress=None):
+    """Simulate the default policies and write the three outputs; return the results."""
+    from ketasim.planning.policies import PolicySetting, default_policies, plot_policies, simulate_policies
+
+    if patients < 2:
+        raise PlanError("--patients", patients, "2 or more virtual patients")
+    if particles < 8:
+        raise PlanError("--particles", particles, "8 or more particles per patient")
+    setting = PolicySetting(n_particles=particles)
+    t0 = time.perf_counter()
+    res = simulate_policies(default_policies(therapy=therapy), n_patients=patients, seed=seed, setting=setting,
+                            progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    res.summary.to_csv(out / "policies.csv", index=False, float_format="%.4g")
+    res.patients.to_csv(out / "policy_patients.csv", index=False, float_format="%.4g")
+    plot_policies(res, str(out / "pareto.png"))
+    meta = {"patients": patients, "seed": seed, "particles_per_patient": particles,
+            "seconds": round(time.perf_counter() - t0, 1),
+            "note": "research and decision-support software, not a medical device"}
+    (out / "policies.json").write_text(json.dumps(meta, indent=2))
+    return res
+
+
+@app.command("policies")
+def policies_command(
+    out: Path = typer.Option(Path("policies-out"), "--out", help="Output directory."),
+    patients: int = typer.Option(100, help="Virtual patients (the same ones under every policy)."),
+    seed: int = typer.Option(0, help="Random seed of the population and the ratings."),
+    particles: int = typer.Option(32, help="Posterior particles per patient for the forecast-triggered policies."),
+    therapy: bool = typer.Option(True, help="Also run every policy with psychotherapy."),
+) -> None:
+    """Compare maintenance policies on a virtual population: infusions per year vs days in remission and relapses.
+
+    Research and decision-support software, not a medical device.
+    """
+    console = Console(width=max(Console().width, 110))
+    with Progress(TextColumn("[bold]simulating a year of visits"), BarColumn(), TextColumn("{task.completed}/"
+                  "{task.total} visits"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("visits", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        res = run_policies(out, patients=patients, seed=seed, particles=particles, therapy=therapy,
+                           progress=progress)
+    table = Table(title=f"Maintenance policies, {patients} virtual patients, one year")
+    for col in ("policy", "infusions/yr", "days in remission", "relapses/pt-yr", "with relapse", "Pareto"):
+        table.add_column(col)
+    for _, r in res.summary.iterrows():
+        table.add_row(r.policy, f"{r.infusions_per_year:.1f}", f"{r.days_in_remission:.0f} ± "
+                      f"{1.96 * r.days_in_remission_se:.0f}", f"{r.relapses_per_patient_year:.2f}",
+                      f"{r.share_with_relapse:.0%}", "yes" if r.pareto else "")
+    console.print(table)
+    console.print(f"wrote {out / 'policies.csv'}, {out / 'policy_patients.csv'}, {out / 'pareto.png'}")
+    console.print("[dim]Research and decision-support software, not a medical device.[/dim]")
