@@ -1,4 +1,4 @@
-"""Batch engine: many patients, one or several plans, integrated in parallel (numba ``prange``).
+"""Batch engine: many patients, one or several plans, integrated in parallel on every core.
 
 The equations are those of the one-patient engine (``ketasim.dynamics.rhs`` with the exact PK of
 ``ketasim.exposure.system``); what differs is how the work is organised so that a population
@@ -29,9 +29,10 @@ costs little more than its number of patient-years:
   ``s(t) = c0 + sum_j c1_j exp(lam_j tau)`` at the stages is evaluated with one exponential per
   mode and step (``exp(lam h / 90)`` and its powers), and not at all
   once it is below ``DRUG_NEGLIGIBLE`` (1e-9 uM-equivalents) for the rest of a drug-free segment.
-* **Parallelism and memory.** Patients are independent: ``prange`` over patients uses every
-  core; scratch memory is per patient (a few kB), and outputs are written straight into the
-  caller's arrays (float32 trajectories on a day grid; float64 MADRS at the outcome visits).
+* **Parallelism and memory.** Patients are independent: blocks of patients run on every core
+  (threads calling a compiled loop that releases the GIL; ``numba.get_num_threads()`` of them);
+  scratch memory is per patient (a few kB), and outputs are written straight into the caller's
+  arrays (float32 trajectories on a day grid; float64 MADRS at the outcome visits).
 
 Accuracy: ``tests/population/test_batch_equivalence.py`` checks the MADRS of this engine against
 the SciPy reference (``simulate(..., method="reference")``) at every daily output, on random
@@ -784,16 +785,32 @@ def _record(y, t, s, p, life, ch, ev_t, ev_amp, ev_tau, d_trait, load_sw, codes,
         oc_out[i, oc_idx] = _madrs_of(y, p)
 
 
-@numba.njit(cache=True, parallel=True)
-def _batch_kernel(tid, m_arr, seg_off, seg_t, seg_flag, seg_life, seg_ad, seg_nS, seg_nect, seg_ntms, dose_off,
-                  dose_k0, dose_k1, dose_a, dose_b, dose_dur, dose_inp, inp_off, inp, ev_off, ev_t, ev_amp, ev_tau,
-                  out_off, out_t, out_grid, out_oc, params, weight, chronic, acute, d_trait, y0, lam, Vinv, rm,
-                  switches, t_switch, codes, rtol, atol, grid_out, oc_out, counts):
-    for i in numba.prange(tid.size):
+@numba.njit(cache=True, nogil=True)
+def _batch_range(lo, hi, tid, m_arr, seg_off, seg_t, seg_flag, seg_life, seg_ad, seg_nS, seg_nect, seg_ntms,
+                 dose_off, dose_k0, dose_k1, dose_a, dose_b, dose_dur, dose_inp, inp_off, inp, ev_off, ev_t, ev_amp,
+                 ev_tau, out_off, out_t, out_grid, out_oc, params, weight, chronic, acute, d_trait, y0, lam, Vinv, rm,
+                 switches, t_switch, codes, rtol, atol, grid_out, oc_out, counts):
+    """Patients ``lo .. hi - 1``; releases the GIL, so several threads run ranges side by side."""
+    for i in range(lo, hi):
         _one_patient(i, tid, m_arr, seg_off, seg_t, seg_flag, seg_life, seg_ad, seg_nS, seg_nect, seg_ntms,
                      dose_off, dose_k0, dose_k1, dose_a, dose_b, dose_dur, dose_inp, inp_off, inp, ev_off, ev_t,
                      ev_amp, ev_tau, out_off, out_t, out_grid, out_oc, params, weight, chronic, acute, d_trait, y0,
                      lam, Vinv, rm, switches, t_switch, codes, rtol, atol, grid_out, oc_out, counts)
+
+
+def _run_threads(n: int, args: tuple, n_threads: int | None = None) -> None:
+    """Run ``_batch_range`` over ``n`` patients on every core (threads without the GIL, small blocks)."""
+    threads = max(1, int(n_threads or numba.get_num_threads()))
+    if threads == 1 or n < 2:
+        _batch_range(0, n, *args)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    block = max(1, min(64, n // (4 * threads)))
+    starts = range(0, n, block)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for f in [pool.submit(_batch_range, a, min(a + block, n), *args) for a in starts]:
+            f.result()
 
 
 # --- Python entry point ----------------------------------------------------------------------------
@@ -863,7 +880,7 @@ def integrate_batch(templates: PackedTemplates, tid: np.ndarray, params: np.ndar
                     chronic_load: np.ndarray, acute_load_scale: np.ndarray, grid_h: np.ndarray,
                     outputs: tuple[str, ...] = ("madrs",), switches: np.ndarray | None = None,
                     rtol: float = BATCH_RTOL, atol: float = BATCH_ATOL,
-                    schedule: tuple[np.ndarray, ...] | None = None) -> BatchResult:
+                    schedule: tuple[np.ndarray, ...] | None = None, n_threads: int | None = None) -> BatchResult:
     """Integrate patients ``i`` under templates ``tid[i]``; all arrays have one row per patient.
 
     ``grid_h`` is the output grid (hours) shared by all patients; ``outputs`` names from
@@ -910,12 +927,13 @@ def integrate_batch(templates: PackedTemplates, tid: np.ndarray, params: np.ndar
     counts = np.zeros((n, 2), dtype=np.int64)
     sw = np.ones(4) if switches is None else np.asarray(switches, dtype=float)
     T = templates
-    _batch_kernel(tid, T.m, T.seg_off, T.seg_t, T.seg_flag, T.seg_life, T.seg_ad, T.seg_nS, T.seg_nect, T.seg_ntms,
-                  T.dose_off, T.dose_k0, T.dose_k1, T.dose_a, T.dose_b, T.dose_dur, T.dose_inp, T.inp_off, T.inp,
-                  T.ev_off, T.ev_t, T.ev_amp, T.ev_tau, out_off, out_t, out_grid, out_oc, params,
-                  np.asarray(weight_kg, float), np.asarray(chronic_load, float), np.asarray(acute_load_scale, float),
-                  d_trait, y0, lam, Vinv, rm, sw, float(T.t_switch), codes, float(rtol), float(atol) * ATOL_WEIGHTS,
-                  grid_out, oc_out, counts)
+    args = (tid, T.m, T.seg_off, T.seg_t, T.seg_flag, T.seg_life, T.seg_ad, T.seg_nS, T.seg_nect, T.seg_ntms,
+            T.dose_off, T.dose_k0, T.dose_k1, T.dose_a, T.dose_b, T.dose_dur, T.dose_inp, T.inp_off, T.inp,
+            T.ev_off, T.ev_t, T.ev_amp, T.ev_tau, out_off, out_t, out_grid, out_oc, params,
+            np.ascontiguousarray(weight_kg, float), np.ascontiguousarray(chronic_load, float),
+            np.ascontiguousarray(acute_load_scale, float), d_trait, y0, lam, Vinv, rm, sw, float(T.t_switch), codes,
+            float(rtol), float(atol) * ATOL_WEIGHTS, grid_out, oc_out, counts)
+    _run_threads(n, args, n_threads)
     failed = np.nonzero(counts[:, 0] < 0)[0]
     if failed.size:
         raise SimulationError(f"the batch integrator needed too many steps for {failed.size} patient(s) "

@@ -122,16 +122,25 @@ def _engine_outputs(outputs: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _fit_loads(templates: list[PlanTemplate], tid: np.ndarray, vp: VirtualPatients) -> None:
-    """Lower sampled chronic loads that the plan's earlier events would push past the baseline severity."""
+    """Lower sampled loads that the plan's earlier life events would push past the baseline severity.
+
+    Where ``chronic + events before day 0`` exceeds the load that the baseline MADRS can explain, the
+    chronic load is lowered so that the total is :data:`MAX_LOAD_SHARE` of it; if the earlier events
+    alone are too large, the patient's ``acute_load_scale`` is lowered as well.
+    """
     packed = pack_templates(templates)
     d_trait, load0, _ = baseline_state(packed, tid, vp.params, vp.baseline_madrs, vp.chronic_load,
                                        vp.acute_load_scale)
-    if np.all(d_trait >= 0):
+    bad = d_trait < 0
+    if not np.any(bad):
         return
     beta = np.maximum(vp.params[:, IDX["beta"]], 1e-12)
-    room = (d_trait + beta * load0) / beta  # load that would make d_trait zero
+    target = MAX_LOAD_SHARE * (d_trait + beta * load0) / beta  # 90% of the load that makes d_trait zero
     acute0 = load0 - vp.chronic_load
-    vp.chronic_load = np.where(d_trait < 0, np.maximum(0.0, MAX_LOAD_SHARE * room - acute0), vp.chronic_load)
+    fits = acute0 <= target
+    vp.chronic_load = np.where(bad, np.where(fits, target - acute0, 0.0), vp.chronic_load)
+    shrink = np.where(bad & ~fits, target / np.maximum(acute0, 1e-300), 1.0)
+    vp.acute_load_scale = vp.acute_load_scale * shrink
 
 
 def _simulate_chunk(spec: _Spec, start: int, stop: int, plans: Sequence[Plan] | None = None,
@@ -278,12 +287,16 @@ class PopulationResult:
         return self.trajectories[:, :, self.outputs.index(output)]
 
     def madrs_bands(self, quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> pd.DataFrame:
-        """MADRS quantiles per day: exact with kept trajectories, else from the 0.1-point histogram."""
+        """MADRS quantiles per day (the smallest score with at least a share ``q`` of patients at or below it).
+
+        Exact with kept trajectories, else from the 0.1-point histogram (within 0.05 points).
+        """
         q = np.asarray(quantiles, dtype=float)
         cols = {"day": self.days}
         if self.trajectories is not None and "madrs" in self.outputs:
             m = self.trajectory("madrs").astype(float)
-            vals = np.nanquantile(m, q, axis=0) if m.size else np.full((q.size, self.days.size), np.nan)
+            vals = (np.nanquantile(m, q, axis=0, method="inverted_cdf") if m.size
+                    else np.full((q.size, self.days.size), np.nan))
         elif self.madrs_histogram is not None:
             vals = _hist_quantiles(self.madrs_histogram, q)
         else:
