@@ -461,7 +461,7 @@ def _run_on_dask(scheduler: Any, spec: _Spec, bounds: list[tuple[int, int]],
         raise PlanError("scheduler", scheduler, "a Dask scheduler (pip install 'dask[distributed]')") from exc
     own = not isinstance(scheduler, Client)
     try:
-        client = Client(scheduler, timeout="20s") if own else scheduler
+        client = Client(scheduler, timeout="5s") if own else scheduler
     except OSError as exc:
         raise PlanError("scheduler", str(scheduler), f"a reachable Dask scheduler (tcp://HOST:PORT): {exc}") from None
     try:
