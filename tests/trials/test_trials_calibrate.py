@@ -40,7 +40,7 @@ def test_calibrate_command_writes_the_record_without_touching_the_shipped_file(t
     before = shipped.read_bytes() if shipped.exists() else None
     out = tmp_path / "cal.json"
     res = CliRunner().invoke(app, ["calibrate", "--studies", "murrough13a", "--n", "20", "--evaluations", "4",
-                                   "--popsize", "3", "--out", str(out)])
+                                   "--no-profile", "--popsize", "3", "--out", str(out)])
     assert res.exit_code == 0, res.output
     rec = json.loads(out.read_text())
     for key in ("date", "command", "discrepancy", "parameters", "variability", "measurement", "targets", "n_patients"):

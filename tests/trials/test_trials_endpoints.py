@@ -49,3 +49,17 @@ def test_mean_and_median_estimates():
     assert m.value == 2.0 and m.n == 3
     med = E.median_estimate(np.array([1.0, 2.0, 3.0, 3.0, 3.0]))
     assert med.value == 3.0 and med.low <= 3.0 <= med.high
+
+
+def test_numpy_kaplan_meier_equals_lifelines():
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        t = np.round(rng.exponential(30.0, size=150) / 3.5) * 3.5  # visit-day ties
+        c = rng.uniform(10, 90, size=150)
+        d, ev = np.minimum(t, c), t <= c
+        slow = E.km_median_estimate(d, ev)
+        fast = E.km_median_estimate(d, ev, interval=False)
+        assert (np.isnan(slow.value) and np.isnan(fast.value)) or slow.value == fast.value
+        for by in (14.0, 35.0, 56.0):
+            assert abs(E.km_probability_estimate(d, ev, by).value
+                       - E.km_probability_estimate(d, ev, by, interval=False).value) < 1e-9

@@ -32,7 +32,7 @@ import numpy as np
 
 from ketasim.errors import KetasimError
 from ketasim.parameters import IDX, RESPONSE_PARAMETERS, default_vector
-from ketasim.trials.cohort import Cohort, current_spreads, enrol
+from ketasim.trials.cohort import Cohort, current_spreads, enrol, uncalibrated_spreads
 from ketasim.trials.measurement import MeasurementModel
 from ketasim.trials.runner import StudyResult, TargetResult, evaluate_study, study_seed, target_results
 from ketasim.trials.studies import BUILTIN_STUDIES, Study
@@ -131,18 +131,29 @@ class CalibrationResult:
     evaluations: int = 0
     seconds: float = 0.0
     stop_reason: str = ""
+    covariance: np.ndarray | None = None  # CMA-ES search covariance at the end (unit cube)
 
     def values(self) -> dict[str, float]:
         return {f.key: f.from_unit(float(u)) for f, u in zip(self.free, self.best.x, strict=True)}
 
 
+def uncalibrated_vector() -> np.ndarray:
+    """The response parameters as declared in ``ketasim.parameters`` (no shipped calibration applied)."""
+    return np.array([p.value for p in RESPONSE_PARAMETERS], dtype=np.float64)
+
+
 class Calibration:
-    """The calibration problem: studies with fixed cohorts (common random numbers) and the free parameters."""
+    """The calibration problem: studies with fixed cohorts (common random numbers) and the free parameters.
+
+    The starting point is the model as declared, without the shipped calibration (``from_shipped=False``), so
+    that a clean checkout reproduces the shipped set; ``from_shipped=True`` starts from the values in force.
+    """
 
     def __init__(self, free: Sequence[FreeParameter] = FREE_PARAMETERS, studies: Sequence[Study] | None = None,
                  n_patients: dict[str, int] | int | None = None, seed: int = 0,
                  weights: dict[str, float] | None = None, base: np.ndarray | None = None,
-                 base_omegas: dict[str, float] | None = None, base_measurement: MeasurementModel | None = None):
+                 base_omegas: dict[str, float] | None = None, base_measurement: MeasurementModel | None = None,
+                 from_shipped: bool = False):
         self.free = tuple(free)
         self.studies = list(BUILTIN_STUDIES.values()) if studies is None else list(studies)
         if n_patients is None:
@@ -151,9 +162,15 @@ class Calibration:
                            for s in self.studies}
         self.seed = seed
         self.weights = weights or {}
-        self.base = default_vector() if base is None else np.asarray(base, dtype=float)
-        self.base_omegas = dict(current_spreads() if base_omegas is None else base_omegas)
-        self.base_measurement = base_measurement or MeasurementModel.shipped()
+        if base is None:
+            base = default_vector() if from_shipped else uncalibrated_vector()
+        self.base = np.asarray(base, dtype=float)
+        if base_omegas is None:
+            base_omegas = current_spreads() if from_shipped else uncalibrated_spreads()
+        self.base_omegas = dict(base_omegas)
+        if base_measurement is None:
+            base_measurement = MeasurementModel.shipped() if from_shipped else MeasurementModel()
+        self.base_measurement = base_measurement
         self.cohorts: dict[str, Cohort] = {s.id: enrol(s.population, self.n_patients[s.id], study_seed(s.id, seed))
                                            for s in self.studies}
 
@@ -189,8 +206,8 @@ class Calibration:
     # --- evaluation ------------------------------------------------------------------------------
     def run_studies(self, x: np.ndarray) -> list[StudyResult]:
         params, omegas, meas = self.unpack(x)
-        return [evaluate_study(s, self.cohorts[s.id], params=params, spreads=omegas, measurement=meas)
-                for s in self.studies]
+        return [evaluate_study(s, self.cohorts[s.id], params=params, spreads=omegas, measurement=meas,
+                               intervals=False) for s in self.studies]
 
     def discrepancy(self, rows: Sequence[TargetResult]) -> float:
         """Weighted sum of squared band-scaled errors (``MISSING_PENALTY`` for a figure not computed)."""
@@ -248,14 +265,89 @@ class Calibration:
             if progress:
                 progress(n_eval, best.discrepancy, time.perf_counter() - t_start)
         else:
-            reason = "converged: " + ", ".join(es.stop())
-        return CalibrationResult(self.free, best, start, history, n_eval, time.perf_counter() - t_start, reason)
+            reason = "converged: " + ", ".join(f"{k}" for k in es.stop())
+        cov = np.asarray(es.sigma**2 * es.C, dtype=float) if hasattr(es, "C") else None
+        return CalibrationResult(self.free, best, start, history, n_eval, time.perf_counter() - t_start, reason,
+                                 cov)
+
+
+# --- identifiability --------------------------------------------------------------------------------
+
+
+def profile_slices(cal: Calibration, best: Evaluation, *, n_points: int = 6, half_width: float = 0.15,
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, dict]:
+    """One-at-a-time slices of the discrepancy through the optimum, for each free parameter.
+
+    ``n_points`` unit-cube offsets in ``[-half_width, +half_width]`` (clipped to the bounds) around the best
+    point, the others held at their optimum: a *conditional* profile (no re-optimisation of the others, so
+    it shows local identifiability and ignores compensation between parameters). ``range_dD1`` is the span
+    of values whose discrepancy is within 1 of the optimum (a band half-width is about two standard
+    errors of a published figure, so dD = 1 is roughly a 95% change on one target), linearly interpolated
+    on the slice; an end at the slice edge means the parameter is not pinned down within the slice.
+    """
+    offsets = np.linspace(-half_width, half_width, n_points)
+    out: dict[str, dict] = {}
+    total = len(cal.free) * n_points
+    done = 0
+    for i, f in enumerate(cal.free):
+        us, ds = [float(best.x[i])], [best.discrepancy]
+        for off in offsets:
+            u = float(np.clip(best.x[i] + off, 0.0, 1.0))
+            done += 1
+            if any(abs(u - v) < 1e-9 for v in us):
+                continue
+            x = best.x.copy()
+            x[i] = u
+            us.append(u)
+            ds.append(cal.evaluate(x).discrepancy)
+            if progress:
+                progress(done, total)
+        order = np.argsort(us)
+        u_arr, d_arr = np.asarray(us)[order], np.asarray(ds)[order]
+        ok = d_arr <= best.discrepancy + 1.0
+        lo_u, hi_u = _crossing(u_arr, d_arr, best.discrepancy + 1.0, float(best.x[i]))
+        out[f.key] = {"values": [f.from_unit(u) for u in u_arr], "discrepancy": [round(float(d), 4) for d in d_arr],
+                      "best": f.from_unit(float(best.x[i])), "range_dD1": [f.from_unit(lo_u), f.from_unit(hi_u)],
+                      "pinned": bool(not ok[0] and not ok[-1])}
+    return out
+
+
+def _crossing(u: np.ndarray, d: np.ndarray, level: float, u0: float) -> tuple[float, float]:
+    """Where the slice ``d(u)`` first rises above ``level`` on each side of ``u0`` (linear interpolation)."""
+    k0 = int(np.argmin(np.abs(u - u0)))
+    lo = u[0]
+    for k in range(k0, 0, -1):
+        if d[k - 1] > level:
+            lo = u[k - 1] + (level - d[k - 1]) * (u[k] - u[k - 1]) / (d[k] - d[k - 1]) if d[k] != d[k - 1] else u[k]
+            break
+    hi = u[-1]
+    for k in range(k0, u.size - 1):
+        if d[k + 1] > level:
+            hi = u[k] + (level - d[k]) * (u[k + 1] - u[k]) / (d[k + 1] - d[k]) if d[k + 1] != d[k] else u[k]
+            break
+    return float(lo), float(hi)
+
+
+def search_correlations(result: CalibrationResult, threshold: float = 0.5) -> list[dict]:
+    """Pairs of free parameters whose CMA-ES search covariance is strongly correlated (compensation)."""
+    if result.covariance is None:
+        return []
+    C = result.covariance
+    sd = np.sqrt(np.diag(C))
+    R = C / np.outer(sd, sd)
+    out = []
+    for i in range(len(result.free)):
+        for j in range(i + 1, len(result.free)):
+            if abs(R[i, j]) >= threshold:
+                out.append({"a": result.free[i].key, "b": result.free[j].key, "r": round(float(R[i, j]), 3)})
+    return sorted(out, key=lambda d: -abs(d["r"]))
 
 
 # --- the shipped file ------------------------------------------------------------------------------
 
 
-def calibration_record(cal: Calibration, result: CalibrationResult, command: str) -> dict:
+def calibration_record(cal: Calibration, result: CalibrationResult, command: str,
+                       identifiability: dict | None = None) -> dict:
     """The JSON document of a calibration (the shape ``ketasim.parameters`` reads, plus provenance)."""
     today = dt.date.today().isoformat()
     params, omegas, meas = cal.unpack(result.best.x)
@@ -279,6 +371,14 @@ def calibration_record(cal: Calibration, result: CalibrationResult, command: str
         "within_band": sum(r.within_band for r in result.best.rows),
         "n_targets": len(result.best.rows),
         "history": [[n, round(d, 4), round(s, 1)] for n, d, s in result.history],
+        "identifiability": {
+            "method": "one-at-a-time slices of the discrepancy through the optimum (conditional profiles); "
+                      "CMA-ES search correlations for compensation between parameters",
+            "slices": identifiability or {},
+            "search_sd_unit": ({f.key: round(float(np.sqrt(result.covariance[i, i])), 4)
+                                for i, f in enumerate(cal.free)} if result.covariance is not None else {}),
+            "correlations": search_correlations(result),
+        },
     }
     return record
 

@@ -33,6 +33,14 @@ CALIBRATED_SPREADS: tuple[str, ...] = ("kappa_G", "k_form", "k_hom", "a_antidepr
 FALLBACK_SPREADS: dict[str, float] = {"a_antidepressant": 0.5}
 
 
+def uncalibrated_spreads() -> dict[str, float]:
+    """Spreads of the calibrated effects as the population model declares them (no shipped calibration)."""
+    from ketasim.population.variability import RESPONSE_EFFECTS
+
+    declared = {e.target: e.spread.value for e in RESPONSE_EFFECTS}
+    return {name: declared.get(name, FALLBACK_SPREADS.get(name, 0.0)) for name in CALIBRATED_SPREADS}
+
+
 def current_spreads() -> dict[str, float]:
     """Spreads in force for the calibrated effects: the shipped calibration's ``variability`` if any, else the
     population model's defaults (and :data:`FALLBACK_SPREADS` for effects it does not have)."""

@@ -83,6 +83,29 @@ def relapse_durations(relapse_day: np.ndarray, start_day: float,
     return np.maximum(t, 0.0), event
 
 
+def km_curve(durations: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Product-limit estimate: event times and S(t) just after each (the estimator lifelines fits).
+
+    ``S(t_j) = prod_{i <= j} (1 - d_i / n_i)`` over distinct event times, ``n_i`` at risk just before.
+    """
+    d = np.asarray(durations, dtype=float)
+    e = np.asarray(events, dtype=bool)
+    times = np.unique(d[e])
+    if times.size == 0:
+        return times, np.ones(0)
+    order = np.sort(d)
+    at_risk = d.size - np.searchsorted(order, times, side="left")
+    deaths = np.bincount(np.searchsorted(times, d[e]), minlength=times.size)
+    return times, np.cumprod(1.0 - deaths / at_risk)
+
+
+def km_median(durations: np.ndarray, events: np.ndarray) -> float:
+    """First time at which the Kaplan-Meier survival is at most 0.5 (NaN when not reached)."""
+    times, surv = km_curve(durations, events)
+    hit = np.flatnonzero(surv <= 0.5)
+    return float(times[hit[0]]) if hit.size else float("nan")
+
+
 def _km(durations: np.ndarray, events: np.ndarray):
     from lifelines import KaplanMeierFitter
 
@@ -91,12 +114,19 @@ def _km(durations: np.ndarray, events: np.ndarray):
     return km
 
 
-def km_median_estimate(durations: np.ndarray, events: np.ndarray, scale: float = 1.0) -> Estimate:
-    """Kaplan-Meier median (in days / ``scale``) with lifelines' 95% interval; NaN when not reached."""
+def km_median_estimate(durations: np.ndarray, events: np.ndarray, scale: float = 1.0,
+                       interval: bool = True) -> Estimate:
+    """Kaplan-Meier median (in days / ``scale``) with lifelines' 95% interval; NaN when not reached.
+
+    ``interval=False`` skips lifelines (calibration loops) and returns the median with a NaN interval.
+    """
     d = np.asarray(durations, dtype=float)
     e = np.asarray(events, dtype=bool)
     if d.size == 0:
         return NAN_ESTIMATE
+    if not interval:
+        med = km_median(d, e) / scale
+        return Estimate(med, float("nan"), float("nan"), int(d.size))
     from lifelines.utils import median_survival_times
 
     km = _km(d, e)
@@ -109,12 +139,18 @@ def km_median_estimate(durations: np.ndarray, events: np.ndarray, scale: float =
     return Estimate(per_unit(med), per_unit(lo), per_unit(hi), int(d.size))
 
 
-def km_probability_estimate(durations: np.ndarray, events: np.ndarray, by_day: float) -> Estimate:
+def km_probability_estimate(durations: np.ndarray, events: np.ndarray, by_day: float,
+                            interval: bool = True) -> Estimate:
     """Kaplan-Meier probability (percent) of an event by ``by_day``, with lifelines' 95% interval."""
     d = np.asarray(durations, dtype=float)
     e = np.asarray(events, dtype=bool)
     if d.size == 0:
         return NAN_ESTIMATE
+    if not interval:
+        times, surv = km_curve(d, e)
+        k = np.searchsorted(times, by_day, side="right")
+        s_at = float(surv[k - 1]) if k > 0 else 1.0
+        return Estimate(100.0 * (1.0 - s_at), float("nan"), float("nan"), int(d.size))
     km = _km(d, e)
     surv = float(km.survival_function_at_times(by_day).iloc[0])
     ci = km.confidence_interval_survival_function_

@@ -180,8 +180,8 @@ def _relapse_times(study: Study, spec: OutcomeSpec, arm: ArmScores, sel: np.ndar
 
 
 def compute_outcome(study: Study, spec: OutcomeSpec, arms: dict[str, ArmScores], eligible: dict[str, np.ndarray],
-                    censor: np.ndarray | None) -> E.Estimate:
-    """The estimate of one outcome from the observed scores."""
+                    censor: np.ndarray | None, intervals: bool = True) -> E.Estimate:
+    """The estimate of one outcome from the observed scores (``intervals=False``: no lifelines intervals)."""
     arm = arms[spec.arm or next(iter(arms))]
     el = eligible.get(spec.arm or next(iter(arms)))
     sel = _selected(study, spec, arm, el)
@@ -207,11 +207,11 @@ def compute_outcome(study: Study, spec: OutcomeSpec, arms: dict[str, ArmScores],
     if kind in ("relapse_median", "relapse_mean_days", "relapse_probability", "relapse_proportion"):
         t, ev = _relapse_times(study, spec, arm, sel, censor)
         if kind == "relapse_median":
-            return E.km_median_estimate(t, ev, 7.0 if spec.unit == "weeks" else 1.0)
+            return E.km_median_estimate(t, ev, 7.0 if spec.unit == "weeks" else 1.0, interval=intervals)
         if kind == "relapse_mean_days":
             return E.mean_estimate(t[ev])
         if kind == "relapse_probability":
-            return E.km_probability_estimate(t, ev, float(spec.by_day))
+            return E.km_probability_estimate(t, ev, float(spec.by_day), interval=intervals)
         return E.proportion_estimate(ev)
     if kind == "hazard_ratio":
         ref = arms[spec.reference_arm]  # type: ignore[index]
@@ -225,7 +225,7 @@ def compute_outcome(study: Study, spec: OutcomeSpec, arms: dict[str, ArmScores],
 
 def run_study(study: Study, n_patients: int = DEFAULT_PATIENTS, seed: int = 0, *, params: np.ndarray | None = None,
               spreads: dict[str, float] | None = None, measurement: MeasurementModel | None = None,
-              cohort: Cohort | None = None) -> StudyResult:
+              cohort: Cohort | None = None, intervals: bool = True) -> StudyResult:
     """Simulate ``study`` with ``n_patients`` enrolled virtual patients."""
     cohort = cohort or enrol(study.population, n_patients, seed)
     measurement = measurement or MeasurementModel.shipped()
@@ -237,15 +237,16 @@ def run_study(study: Study, n_patients: int = DEFAULT_PATIENTS, seed: int = 0, *
             eligible[name] = _eligible(study, a)
             randomised[name] = a.rows[eligible[name]]
     censor = _censor_days(study, cohort.n, cohort.seed)
-    outcomes = {spec.id: compute_outcome(study, spec, arms, eligible, censor) for spec in study.outcomes}
+    outcomes = {spec.id: compute_outcome(study, spec, arms, eligible, censor, intervals) for spec in study.outcomes}
     return StudyResult(study, cohort.n, cohort.seed, arms, outcomes, randomised, censor)
 
 
 def evaluate_study(study: Study, cohort: Cohort, *, params: np.ndarray | None = None,
-                   spreads: dict[str, float] | None = None, measurement: MeasurementModel | None = None) -> StudyResult:
+                   spreads: dict[str, float] | None = None, measurement: MeasurementModel | None = None,
+                   intervals: bool = True) -> StudyResult:
     """:func:`run_study` on an already enrolled cohort (calibration: the same patients every time)."""
     return run_study(study, cohort.n, cohort.seed, params=params, spreads=spreads, measurement=measurement,
-                     cohort=cohort)
+                     cohort=cohort, intervals=intervals)
 
 
 def study_seed(study_id: str, seed: int) -> int:
