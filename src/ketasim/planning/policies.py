@@ -14,7 +14,7 @@ At each visit the policy decides whether to give an infusion that day:
   arrives: an infusion when the chance of a relapse (latent MADRS >= 22 then and 7 days later)
   before the next visit, without an infusion, exceeds the risk (10%);
 * ``forecast benefit``: the same, and also an infusion whenever the forecast says it adds at
-  least ``min_gain_days`` (2) expected days in remission over the next two weeks.
+  least ``min_gain_days`` (2) expected days in remission over the next four weeks.
 
 Each policy runs with and without psychotherapy (12 weekly sessions from the first infusion).
 
@@ -88,6 +88,7 @@ class Policy:
     risk: float = 0.10
     event: str = "relapse"  # forecast: relapse | benefit
     min_gain_days: float = 2.0  # forecast benefit: expected days in remission an infusion must add
+    gain_horizon_days: int = 28  # ... over this many days
     therapy: bool = False
     max_interval_days: int = 42
 
@@ -287,12 +288,12 @@ class ForecastController:
 
         ``relapse``: infuse if P(relapse onset before the next visit | no infusion) > risk.
         ``benefit``: also infuse if an infusion now adds at least ``min_gain_days`` expected days in
-        remission over the next two weeks (no further infusion in either branch).
+        remission over the next ``gain_horizon_days`` (no further infusion in either branch).
         """
         n, P = len(self.cohort), self.P
         t = day * 24 + VISIT_HOUR
         gap = int(next_day - day)
-        look = max(2 * CONFIRM_DAYS, gap)
+        look = max(2 * CONFIRM_DAYS, gap, self.policy.gain_horizon_days if self.policy.event == "benefit" else 0)
         ther = np.full(n * P, therapy)
         res = self._look(t, look, False, ther)
         m = _madrs_rows(res, self.rows.params)
