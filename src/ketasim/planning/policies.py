@@ -261,6 +261,9 @@ class ForecastController:
         logw = (ll + log_corr).reshape(n, F)
         pick = np.empty((n, P), dtype=np.int64)
         for i in range(n):
+            if not np.isfinite(logw[i].max()):  # no particle reproduces the ratings: keep the valid prior draws
+                valid_i = np.isfinite(log_corr.reshape(n, F)[i]) & (states.reshape(n, F, 9)[i, :, SM] != 0)
+                logw[i] = np.where(valid_i, 0.0, -np.inf) if valid_i.any() else 0.0
             w = np.exp(logw[i] - np.max(logw[i]))
             w /= w.sum()
             pick[i] = i * F + systematic_resample(w, P, self.rng)
@@ -437,6 +440,8 @@ def simulate_policies(policies: list[Policy] | None = None, *, n_patients: int =
         m_now = _madrs_rows(Y, rows.params)
         phq_rows = _phq(m_now, eps[owner, j])
         score_hist[:, j] = phq_rows
+        # a period is stable while every rating since the last infusion is in remission (PHQ-9 < 5)
+        stable[phq_rows >= get_scale("phq9").remission_threshold] = False
         if v in INDUCTION_DAYS:
             dose = np.ones(n * K, bool)
         else:
@@ -461,8 +466,6 @@ def simulate_policies(policies: list[Policy] | None = None, *, n_patients: int =
                     ct.observe(phq_rows[sel])
                 ther_now = bool(policies[k].therapy and v in setting.therapy_days)
                 dose[sel] = ct.decide(v, nxt, ther_now)
-        # a period is stable while every rating since the last infusion is in remission (PHQ-9 < 5)
-        stable[~dose & (phq_rows >= get_scale("phq9").remission_threshold)] = False
         stable[dose] = True
         ther = therapy_arm & np.isin(v, setting.therapy_days)
         out_rel = np.arange(0.0, nxt - v + 1e-9) * 24
