@@ -176,3 +176,16 @@ def test_bad_requests_are_user_errors():
     vp = VirtualPatients.typical(1, patient=replace(Patient(), chronic_load=5.0))
     with pytest.raises(PlanError, match="chronic_load"):
         simulate_population(series(), patients=vp)
+
+
+def test_compiled_days_in_remission_is_the_outcomes_definition():
+    from ketasim.outcomes import days_in_remission, mean_score
+    from ketasim.population.endpoints import _remission_and_mean
+
+    rng = np.random.default_rng(0)
+    days = np.sort(np.unique(np.concatenate([np.arange(0.0, 31.0), rng.uniform(0, 30, 20)])))
+    scores = np.clip(12 + 6 * rng.standard_normal((50, days.size)), 0, 60)
+    scores[0, 3:6] = 10.0  # a flat stretch exactly at the threshold
+    d, m = _remission_and_mean(days, scores, 10.0)
+    assert np.allclose(d, days_in_remission(days, scores, 10.0), atol=1e-12)
+    assert np.allclose(m, mean_score(days, scores), atol=1e-12)

@@ -572,6 +572,22 @@ def _one_patient(i, tid, m_arr, seg_off, seg_t_all, seg_flag_all, seg_life_all, 
     q5 = np.empty(m)
     row = np.empty(n_codes)
     gn = np.empty(6)
+    # states the outputs need from the continuous extension (MADRS needs G, N and M only)
+    need_all = False
+    need_s = False
+    for c in range(n_codes):
+        if codes[c] == _O_OCC:
+            need_s = True
+        elif codes[c] != _O_MADRS and codes[c] != _O_STATE0 + SG and codes[c] != _O_STATE0 + SN \
+                and codes[c] != _O_STATE0 + SM:
+            need_all = True
+    if need_all:
+        dense = np.arange(n)
+    else:
+        dense = np.array([SG, SN, SM])
+    n_dense = dense.size
+    for j in range(n):
+        yo[j] = 0.0
     o0 = out_off[tau_]
     n_out = out_off[tau_ + 1] - o0
     io = 0
@@ -710,34 +726,38 @@ def _one_patient(i, tid, m_arr, seg_off, seg_t_all, seg_flag_all, seg_life_all, 
                     t_new = t_end
                 last_seg = k == K - 1
                 # outputs inside (t, t_new] from the continuous extension
+                conv_full = math.nan
                 while io < n_out:
                     to = out_t_all[o0 + io]
                     if not (to < t_new or (to == t_new and (t_new < t_end or last_seg))):
                         break
                     th = (to - t) / hh
                     th1 = 1.0 - th
-                    for j in range(n):
+                    for jj in range(n_dense):
+                        j = dense[jj]
                         ydiff = (vG_new if j == SG else ynew[j]) - y[j]
                         bspl = hh * k1[j] - ydiff
                         r4 = ydiff - hh * k7[j] - bspl
                         r5 = hh * (_D1 * k1[j] + _D3 * k3[j] + _D4 * k4[j] + _D5 * k5[j] + _D6 * k6[j]
                                    + _D7 * k7[j])
                         yo[j] = y[j] + th * (ydiff + th1 * (bspl + th * (r4 + th1 * r5)))
-                    if kG * hh > LAWSON_DENSE_MAX:
+                    if drug and kG * hh > LAWSON_DENSE_MAX:
                         # long step: G = exp(-k_G tau) G_n + int exp(-k_G (tau - u)) g(u) du, with g = k_G O (1 - T)
                         # (independent of G) known at the stage nodes and joined by exponentials
-                        gn[0] = k1[SG]
-                        gn[1] = k2[SG] * g1
-                        gn[2] = k3[SG] * g2
-                        gn[3] = k4[SG] * g3
-                        gn[4] = k5[SG] * g4
-                        gn[5] = gG7
+                        if conv_full != conv_full:
+                            gn[0] = k1[SG]
+                            gn[1] = k2[SG] * g1
+                            gn[2] = k3[SG] * g2
+                            gn[3] = k4[SG] * g3
+                            gn[4] = k5[SG] * g4
+                            gn[5] = gG7
+                            conv_full = _convolve_nodes(1.0, hh, gn, kG)
                         yo[SG] = math.exp(-kG * th * hh) * y[SG] + _convolve_nodes(th, hh, gn, kG)
-                        yo[SG] += th * (ynew[SG] - g5 * y[SG] - _convolve_nodes(1.0, hh, gn, kG))
+                        yo[SG] += th * (ynew[SG] - g5 * y[SG] - conv_full)
                     else:
                         yo[SG] *= math.exp(-kG * th * hh)
                     s_o = c0
-                    if m > 0:
+                    if need_s:
                         for j in range(m):
                             s_o += c1[j] * E[j] * math.exp(lam[j] * th * hh)
                     _record(yo, to, s_o, p, life, ch, ev_t, ev_amp, ev_tau, d_trait, sw[SW_LOAD], codes, row,
@@ -849,6 +869,22 @@ def baseline_state(templates: PackedTemplates, tid: np.ndarray, params: np.ndarr
     return d_trait, load0, y0
 
 
+def _merge_same_times(times: np.ndarray, gcode: np.ndarray, ocode: np.ndarray) -> tuple[np.ndarray, ...]:
+    """One entry for a grid time that is also an outcome time (evaluated once)."""
+    keep_t, keep_g, keep_o = [], [], []
+    i = 0
+    while i < times.size:
+        t, g, o = times[i], gcode[i], ocode[i]
+        if i + 1 < times.size and times[i + 1] - t <= 1e-9 and (g < 0) != (gcode[i + 1] < 0):
+            g, o = max(g, gcode[i + 1]), max(o, ocode[i + 1])
+            i += 1
+        keep_t.append(t)
+        keep_g.append(g)
+        keep_o.append(o)
+        i += 1
+    return np.array(keep_t, dtype=float), np.array(keep_g, dtype=np.int64), np.array(keep_o, dtype=np.int64)
+
+
 def output_schedule(templates: PackedTemplates, grid_h: np.ndarray) -> tuple[np.ndarray, ...]:
     """Merged output times per template: the day grid (within the horizon) and the outcome times.
 
@@ -866,9 +902,10 @@ def output_schedule(templates: PackedTemplates, grid_h: np.ndarray) -> tuple[np.
         gcode = np.concatenate([gi, -np.ones(oi.size, dtype=np.int64)])
         ocode = np.concatenate([-np.ones(gi.size, dtype=np.int64), oi])
         order = np.argsort(times, kind="stable")
-        ts.append(times[order])
-        gs.append(gcode[order])
-        ocs.append(ocode[order])
+        times, gcode, ocode = _merge_same_times(times[order], gcode[order], ocode[order])
+        ts.append(times)
+        gs.append(gcode)
+        ocs.append(ocode)
         offs.append(offs[-1] + times.size)
     return (np.asarray(offs, dtype=np.int64), np.concatenate(ts) if ts else np.zeros(0),
             np.concatenate(gs).astype(np.int64) if gs else np.zeros(0, np.int64),
