@@ -1,0 +1,235 @@
+"""Population engine against its peers, on this machine, in one run.
+
+Same model, same plan, same output grid for all: ``benchmarks/one-year-weekly.yaml`` (one year:
+six 0.5 mg/kg infusions over two weeks, then weekly maintenance infusions), MADRS every day.
+
+(a) ketasim: ``simulate_population`` (batch engine, every core).
+(b) SciPy: ``solve_ivp`` per patient, as a Python user would run it: ketasim's own SciPy path
+    (``simulate(plan, method="reference", rtol=...)``: exact PK between events, DOP853 on the
+    response states, segment by segment), one patient after another.
+(c) libRoadRunner on the SBML export (``ketasim.interfaces.sbml``): the model is loaded once and
+    re-run after ``resetAll()`` (its most favourable use; loading costs about a second per model).
+
+Accuracy: each engine's daily MADRS is compared with the reference (SciPy DOP853 at rtol 1e-10).
+SciPy and RoadRunner run at the loosest tolerance of a ladder whose error stays within
+``--target`` MADRS points (default 0.05, the agreement asked of the batch engine); ketasim runs
+at its default tolerances (the ones its equivalence test uses), whatever this plan would allow.
+
+Patient-years per second: wall clock. The peers use one core each; "per core" ratios divide
+ketasim's throughput by the number of cores it used. Finally a run of ``--million`` patient-years
+(one-year plan, outcomes only, streamed in chunks) in a fresh process reports its time and peak
+resident memory (``ru_maxrss``).
+
+    python benchmarks/peers.py            # the full run (about 10 minutes on 2 cores)
+    python benchmarks/peers.py --quick    # a small run (about a minute)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+PLAN_FILE = HERE / "one-year-weekly.yaml"
+SCIPY_LADDER = (1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
+RR_LADDER = (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
+
+
+def _plan():
+    from ketasim.dosing.planfile import load_plan
+
+    return load_plan(PLAN_FILE)
+
+
+def _cores() -> int:
+    import numba
+
+    return int(numba.get_num_threads())
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:  # pragma: no cover
+        return "n/a"
+
+
+def reference_madrs(plan, days: np.ndarray) -> np.ndarray:
+    from ketasim.simulate import simulate
+
+    return simulate(plan, method="reference", times_h=days * 24.0, rtol=1e-10, atol=1e-13).table["madrs"].to_numpy()
+
+
+def bench_ketasim(plan, ref: np.ndarray, n: int) -> dict:
+    from ketasim.population import VirtualPatients, simulate_population
+
+    typical = VirtualPatients.typical(1, patient=plan.patient)
+    one = simulate_population(plan, patients=typical, keep_trajectories=True)
+    err = float(np.max(np.abs(one.trajectory("madrs")[0] - ref)))
+    simulate_population(plan, 64, seed=0)  # warm-up (compiled code loaded)
+    many = VirtualPatients.typical(n, patient=plan.patient)
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = simulate_population(plan, patients=many)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    t1 = time.perf_counter()
+    var = simulate_population(plan, n, seed=1)
+    wall_var = time.perf_counter() - t1
+    years = plan.horizon_days / 365.0
+    return {"engine": "ketasim batch engine", "tolerance": f"rtol {res.info['rtol']:g}, atol {res.info['atol']:g}",
+            "max_error_madrs": err, "patients": n, "seconds": wall, "cpu_seconds": cpu, "cores": _cores(),
+            "patient_years_per_s": n * years / wall, "patient_years_per_cpu_s": n * years / cpu,
+            "varied_population_patient_years_per_s": n * years / wall_var,
+            "steps_per_patient_year": float(var.steps[:, 0].mean() / years)}
+
+
+def _pick(ladder, run, target: float) -> tuple[float, float]:
+    """Loosest tolerance of ``ladder`` whose error is within ``target`` (and that error)."""
+    last = (ladder[-1], float("nan"))
+    for tol in ladder:
+        err = run(tol)
+        last = (tol, err)
+        if err <= target:
+            return tol, err
+    return last
+
+
+def bench_scipy(plan, ref: np.ndarray, days: np.ndarray, target: float, repeats: int) -> dict:
+    from ketasim.simulate import simulate
+
+    def madrs(tol: float) -> np.ndarray:
+        return simulate(plan, method="reference", times_h=days * 24.0, rtol=tol, atol=tol * 1e-3).table["madrs"]
+
+    tol, err = _pick(SCIPY_LADDER, lambda t: float(np.max(np.abs(madrs(t).to_numpy() - ref))), target)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        madrs(tol)
+    wall = (time.perf_counter() - t0) / repeats
+    return {"engine": "SciPy solve_ivp (DOP853) per patient", "tolerance": f"rtol {tol:g}, atol {tol * 1e-3:g}",
+            "max_error_madrs": err, "patients": repeats, "seconds": wall * repeats, "cores": 1,
+            "patient_years_per_s": plan.horizon_days / 365.0 / wall}
+
+
+def bench_roadrunner(plan, ref: np.ndarray, target: float, repeats: int) -> dict:
+    try:
+        import roadrunner
+
+        from ketasim.interfaces.sbml import to_sbml
+    except ImportError as exc:
+        return {"engine": "libRoadRunner", "error": f"not available: {exc} (pip install libroadrunner; the SBML "
+                                                    "export is ketasim.interfaces.sbml)"}
+    t0 = time.perf_counter()
+    xml = to_sbml(plan)
+    export_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rr = roadrunner.RoadRunner(xml)
+    load_s = time.perf_counter() - t0
+    rr.timeCourseSelections = ["time", "MADRS"]
+    n_days = int(plan.horizon_days)
+
+    def run(tol: float) -> np.ndarray:
+        rr.resetAll()
+        integ = rr.integrator
+        integ.relative_tolerance = tol
+        integ.absolute_tolerance = [tol * 1e-3] * len(integ.getAbsoluteToleranceVector())
+        integ.maximum_num_steps = 1_000_000
+        return np.asarray(rr.simulate(0.0, n_days * 24.0, n_days + 1))[:, 1]
+
+    tol, err = _pick(RR_LADDER, lambda t: float(np.max(np.abs(run(t) - ref))), target)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        run(tol)
+    wall = (time.perf_counter() - t0) / repeats
+    return {"engine": "libRoadRunner (CVODE) on the SBML export", "tolerance": f"rtol {tol:g}, atol {tol * 1e-3:g}",
+            "max_error_madrs": err, "patients": repeats, "seconds": wall * repeats, "cores": 1,
+            "patient_years_per_s": plan.horizon_days / 365.0 / wall, "sbml_export_s": export_s,
+            "model_load_s": load_s}
+
+
+def million_worker(n_patients: int, chunk: int | None) -> None:
+    """Run in a fresh process: ``n_patients`` one-year patients, outcomes only; print JSON."""
+    from ketasim.population import simulate_population
+
+    plan = _plan()
+    simulate_population(plan, 16, seed=0)  # load the compiled code before timing
+    t0 = time.perf_counter()
+    res = simulate_population(plan, n_patients, seed=1, chunk_size=chunk, keep_patients=False)
+    wall = time.perf_counter() - t0
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"patients": n_patients, "patient_years": n_patients * plan.horizon_days / 365.0,
+                      "seconds": wall, "patient_years_per_s": n_patients * plan.horizon_days / 365.0 / wall,
+                      "peak_rss_mib": rss_kb / 1024.0, "outcome_rows": len(res.outcomes),
+                      "response_end_induction": float(res.outcomes["response_end_induction"].mean())}))
+
+
+def run_million(n_patients: int, chunk: int | None) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--million-worker", str(n_patients)]
+    if chunk:
+        cmd += ["--chunk", str(chunk)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small run: fewer patients, 20,000 patient-years")
+    ap.add_argument("--patients", type=int, default=None, help="patients timed for ketasim (default 16384)")
+    ap.add_argument("--target", type=float, default=0.05, help="accuracy asked of the peers (MADRS points)")
+    ap.add_argument("--million", type=int, default=None, help="patient-years of the memory run (default 1e6)")
+    ap.add_argument("--chunk", type=int, default=None, help="patients per chunk in the memory run")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results to this file")
+    ap.add_argument("--million-worker", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.million_worker is not None:
+        million_worker(args.million_worker, args.chunk)
+        return
+
+    plan = _plan()
+    days = np.arange(0.0, plan.horizon_days + 1.0)
+    n_k = args.patients or (2048 if args.quick else 16384)
+    repeats = 1 if args.quick else 3
+    n_million = args.million or (20_000 if args.quick else 1_000_000)
+    print(f"ketasim population benchmark: plan {plan.name} ({len(plan.doses)} infusions, {plan.horizon_days:g} days, "
+          f"daily output); {os.cpu_count()} cores, numba threads {_cores()}; load average {_load()}")
+    ref = reference_madrs(plan, days)
+    results = [bench_ketasim(plan, ref, n_k), bench_scipy(plan, ref, days, args.target, repeats),
+               bench_roadrunner(plan, ref, args.target, repeats)]
+    k = results[0]
+    print(f"\n{'engine':44s} {'tolerance':24s} {'max |MADRS err|':>15s} {'patient-years/s':>16s} {'ketasim x':>10s} "
+          f"{'per core':>9s}")
+    for r in results:
+        if "error" in r:
+            print(f"{r['engine']:44s} {r['error']}")
+            continue
+        ratio = k["patient_years_per_s"] / r["patient_years_per_s"]
+        per_core = ratio * r["cores"] / k["cores"]
+        print(f"{r['engine']:44s} {r['tolerance']:24s} {r['max_error_madrs']:15.4f} {r['patient_years_per_s']:16.2f} "
+              f"{ratio:10.1f} {per_core:9.1f}")
+        r["ketasim_ratio"] = ratio
+        r["ketasim_ratio_per_core"] = per_core
+    print(f"\nketasim: {k['patient_years_per_cpu_s']:.0f} patient-years per CPU-second; varied population "
+          f"{k['varied_population_patient_years_per_s']:.0f} patient-years/s; "
+          f"{k['steps_per_patient_year']:.0f} steps per patient-year")
+    rr = results[2]
+    if "model_load_s" in rr:
+        print(f"libRoadRunner: SBML export {rr['sbml_export_s']:.2f} s and model load {rr['model_load_s']:.2f} s "
+              "per distinct patient (not counted above)")
+    print(f"\n{n_million:,} patient-years, outcomes only, streamed (fresh process) ...", flush=True)
+    m = run_million(n_million, args.chunk)
+    print(f"{m['patient_years']:,.0f} patient-years in {m['seconds']:.1f} s ({m['patient_years_per_s']:.0f} "
+          f"patient-years/s); peak memory {m['peak_rss_mib']:.0f} MiB")
+    print(f"load average at the end {_load()}")
+    if args.json:
+        args.json.write_text(json.dumps({"engines": results, "million": m, "load_average": _load()}, indent=2,
+                                        default=float) + "\n")
+
+
+if __name__ == "__main__":
+    main()
