@@ -279,7 +279,7 @@ def write_report(path: Path, calib: CalibrationResult, comp: PolicyComparison, p
         "infusions; outcomes from the true course. Differences are paired (policy minus weekly), with 95% "
         f"intervals. Time: {comp.seconds:.0f} s.",
         "",
-        _md_table(comp.paired, {"weekly": ".1f", "difference": ".2f", "lower_95": ".2f", "upper_95": ".2f",
+        _md_table(comp.paired, {"weekly": ".3g", "difference": ".2f", "lower_95": ".2f", "upper_95": ".2f",
                                 "relative": ".1%"}),
         "",
         "![forecast-triggered vs weekly](forecasting/forecast-vs-weekly.png)",
