@@ -13,9 +13,10 @@ with new parameters and recomputes the figures. The weighted discrepancy
     D(theta) = sum_t w_t ((sim_t(theta) - published_t) / half_band_t)^2
 
 (a target inside its band contributes less than w_t; a figure that cannot be computed, e.g. a median not
-reached, contributes ``MISSING_PENALTY``) is minimised by CMA-ES (package ``cma``) in the unit cube of
-the bounds (log scale for rates and omegas). The best point is re-evaluated and written, with the date,
-the targets, the discrepancy and the command, to ``ketasim/data/calibrated.json``.
+reached, contributes ``MISSING_PENALTY``), plus a penalty for every qualitative claim of the seed text that
+the typical patient would no longer show (``ketasim.trials.constraints``), is minimised by CMA-ES (package
+``cma``) in the unit cube of the bounds (log scale for rates and omegas). The best point is written, with
+the date, the targets, the discrepancy and the command, to ``ketasim/data/calibrated.json``.
 """
 
 from __future__ import annotations
@@ -33,14 +34,17 @@ import numpy as np
 from ketasim.errors import KetasimError
 from ketasim.parameters import IDX, RESPONSE_PARAMETERS, default_vector
 from ketasim.trials.cohort import Cohort, current_spreads, enrol, uncalibrated_spreads
+from ketasim.trials.constraints import claims_penalty
 from ketasim.trials.measurement import MeasurementModel
 from ketasim.trials.runner import StudyResult, TargetResult, evaluate_study, study_seed, target_results
 from ketasim.trials.studies import BUILTIN_STUDIES, Study
 
 MISSING_PENALTY = 16.0
+CLAIMS_WEIGHT = 10.0  # discrepancy per squared unit of violation of a qualitative claim
+OMEGA_MAX = 2.0  # upper bound of a calibrated log-normal SD (the population model's bound on omegas)
 DEFAULT_CALIBRATION_PATIENTS: dict[str, int] = {
     "zarate06": 300, "murrough13a": 300, "murrough13b": 300, "aanhetrot10": 300, "shiroma14": 300,
-    "phillips19": 300, "wilkinson17": 300, "sustain1": 800,
+    "phillips19": 300, "wilkinson17": 300, "sustain1": 600,
 }
 DAY = 24.0
 
@@ -100,10 +104,10 @@ FREE_PARAMETERS: tuple[FreeParameter, ...] = (
     _typical("eta", 1e-5),
     _typical("a_antidepressant", 0.005),
     # inter-individual variability (log-normal SD)
-    FreeParameter("kappa_G", "omega", 0.05, 1.5),
-    FreeParameter("k_form", "omega", 0.05, 1.5),
-    FreeParameter("k_hom", "omega", 0.05, 1.5),
-    FreeParameter("a_antidepressant", "omega", 0.05, 1.5),
+    FreeParameter("kappa_G", "omega", 0.05, OMEGA_MAX),
+    FreeParameter("k_form", "omega", 0.05, OMEGA_MAX),
+    FreeParameter("k_hom", "omega", 0.05, OMEGA_MAX),
+    FreeParameter("a_antidepressant", "omega", 0.05, OMEGA_MAX),
     # symptom fluctuation of the measurement model
     FreeParameter("fluctuation_sd", "measurement", 0.5, 8.0),
     FreeParameter("fluctuation_tau", "measurement", 2.0, 90.0),
@@ -112,12 +116,15 @@ FREE_PARAMETERS: tuple[FreeParameter, ...] = (
 
 @dataclass
 class Evaluation:
-    """The figures and discrepancy of one parameter point."""
+    """The figures and discrepancy of one parameter point (``discrepancy`` includes the claims penalty)."""
 
     x: np.ndarray
     discrepancy: float
     rows: list[TargetResult]
     seconds: float
+    targets_discrepancy: float = float("nan")
+    claims_penalty: float = 0.0
+    claims: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -153,7 +160,7 @@ class Calibration:
                  n_patients: dict[str, int] | int | None = None, seed: int = 0,
                  weights: dict[str, float] | None = None, base: np.ndarray | None = None,
                  base_omegas: dict[str, float] | None = None, base_measurement: MeasurementModel | None = None,
-                 from_shipped: bool = False):
+                 from_shipped: bool = False, claims_weight: float = CLAIMS_WEIGHT):
         self.free = tuple(free)
         self.studies = list(BUILTIN_STUDIES.values()) if studies is None else list(studies)
         if n_patients is None:
@@ -162,6 +169,7 @@ class Calibration:
                            for s in self.studies}
         self.seed = seed
         self.weights = weights or {}
+        self.claims_weight = claims_weight
         if base is None:
             base = default_vector() if from_shipped else uncalibrated_vector()
         self.base = np.asarray(base, dtype=float)
@@ -222,13 +230,18 @@ class Calibration:
         return total
 
     def evaluate(self, x: np.ndarray) -> Evaluation:
+        """Targets discrepancy plus the penalty of any qualitative claim the point breaks."""
         t0 = time.perf_counter()
         try:
             results = self.run_studies(x)
         except KetasimError:
             return Evaluation(np.array(x), float("inf"), [], time.perf_counter() - t0)
         rows = [r for res in results for r in target_results(res)]
-        return Evaluation(np.array(x), self.discrepancy(rows), rows, time.perf_counter() - t0)
+        d = self.discrepancy(rows)
+        pen, margins = (0.0, {})
+        if self.claims_weight > 0:
+            pen, margins = claims_penalty(self.unpack(x)[0], self.claims_weight)
+        return Evaluation(np.array(x), d + pen, rows, time.perf_counter() - t0, d, pen, margins)
 
     # --- optimisation ----------------------------------------------------------------------------
     def run(self, *, max_evaluations: int = 600, max_seconds: float = 25 * 60.0, sigma0: float = 0.15,
@@ -356,6 +369,9 @@ def calibration_record(cal: Calibration, result: CalibrationResult, command: str
         "command": command,
         "method": "CMA-ES on the weighted discrepancy, common random numbers (fixed cohorts and rating noise)",
         "discrepancy": round(result.best.discrepancy, 4),
+        "discrepancy_targets": round(result.best.targets_discrepancy, 4),
+        "claims_penalty": round(result.best.claims_penalty, 4),
+        "claims_margins": {k: round(float(v), 4) for k, v in result.best.claims.items()},
         "discrepancy_start": round(result.start.discrepancy, 4),
         "evaluations": result.evaluations,
         "seconds": round(result.seconds, 1),

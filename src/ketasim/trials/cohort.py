@@ -21,15 +21,18 @@ from ketasim.dosing.plan import LifestylePeriod, Patient, Plan
 from ketasim.dynamics import ALL_ON, N_STATES, SG, SM, SN
 from ketasim.engine.compile import PKVariability, compile_plan
 from ketasim.engine.integrate import integrate_one
-from ketasim.parameters import HOURS_PER_DAY, IDX
+from ketasim.parameters import HOURS_PER_DAY, IDX, RESPONSE_PARAMETERS
 from ketasim.population.patients import VirtualPatients, sample_patients
 from ketasim.symptoms.madrs import madrs
 from ketasim.trials.studies import PopulationSpec
 
-#: Spreads of the response random effects that calibration fits (and ``calibrated.json`` ships), besides the
-#: population model's defaults (``ketasim.population.variability``). ``a_antidepressant`` is added to the
-#: population model's effects: how much a new oral antidepressant lifts the set point differs between patients.
+#: Spreads of the response random effects that calibration fits (and ``calibrated.json`` ships). Those the
+#: population model has (``ketasim.population.variability.RESPONSE_EFFECTS``) are passed to its sampler;
+#: :data:`EXTRA_EFFECTS` are drawn here, from a stream of their own, so that the population model's draws
+#: stay as they are: how much a new oral antidepressant lifts the set point differs between patients
+#: (log-normal, omega calibrated to SUSTAIN-1).
 CALIBRATED_SPREADS: tuple[str, ...] = ("kappa_G", "k_form", "k_hom", "a_antidepressant")
+EXTRA_EFFECTS: tuple[str, ...] = ("a_antidepressant",)
 FALLBACK_SPREADS: dict[str, float] = {"a_antidepressant": 0.5}
 
 
@@ -100,9 +103,17 @@ def _typical_patient(population: PopulationSpec) -> Patient:
 def _draw(population: PopulationSpec, seed: int, n: int, params: np.ndarray | None,
           spreads: dict[str, float] | None) -> VirtualPatients:
     sp = dict(current_spreads() if spreads is None else spreads)
+    extra = {k: sp.pop(k) for k in EXTRA_EFFECTS if k in sp}
     sp["baseline_madrs"] = population.baseline_madrs_sd
-    return sample_patients(n, seed, params=params, variability=sp, patient=_typical_patient(population),
-                           covariates=dict(population.covariates) or None)
+    vp = sample_patients(n, seed, params=params, variability=sp, patient=_typical_patient(population),
+                         covariates=dict(population.covariates) or None)
+    if extra:
+        z = np.random.default_rng([seed, 5]).standard_normal((n, len(EXTRA_EFFECTS)))
+        for j, name in enumerate(EXTRA_EFFECTS):
+            col = vp.params[:, IDX[name]] * np.exp(extra.get(name, 0.0) * z[:, j])
+            lo, hi = RESPONSE_PARAMETERS[IDX[name]].bounds or (0.0, np.inf)
+            vp.params[:, IDX[name]] = np.clip(col, lo, hi)
+    return vp
 
 
 def enrol(population: PopulationSpec, n: int, seed: int, *, params: np.ndarray | None = None,
