@@ -151,9 +151,38 @@ def pk_effects(model_name: str = DEFAULT_PK_MODEL) -> tuple[RandomEffect, ...]:
     return tuple(out)
 
 
+def calibrated_spreads() -> dict[str, tuple[float, str]]:
+    """Hook for ``ketasim calibrate``: response spreads fitted to the clinical targets, ``{target: (omega, date)}``.
+
+    Read from the ``variability`` key of the shipped ``ketasim/data/calibrated.json``
+    (``{target: {"omega": w, "date": d}}``, written by ``ketasim.trials.calibrate``); only targets of
+    :data:`RESPONSE_EFFECTS` are used. Empty when no calibration is shipped.
+    """
+    import json
+    from importlib import resources
+
+    try:
+        text = resources.files("ketasim").joinpath("data", "calibrated.json").read_text()
+    except (FileNotFoundError, ModuleNotFoundError):
+        return {}
+    shipped = json.loads(text).get("variability", {})
+    known = {e.target for e in RESPONSE_EFFECTS}
+    return {k: (float(v["omega"]), str(v.get("date", ""))) for k, v in shipped.items() if k in known}
+
+
+def _with_calibrated_spreads(effects: tuple[RandomEffect, ...]) -> tuple[RandomEffect, ...]:
+    from dataclasses import replace
+
+    fitted = calibrated_spreads()
+    return tuple(replace(e, spread=replace(e.spread, value=fitted[e.target][0], status="calibrated",
+                                           source=f"calibrated {fitted[e.target][1]} by ketasim calibrate "
+                                                  f"({e.spread.source})"))
+                 if e.target in fitted else e for e in effects)
+
+
 def default_variability(pk_model: str = DEFAULT_PK_MODEL) -> tuple[RandomEffect, ...]:
-    """PK effects of ``pk_model`` followed by :data:`RESPONSE_EFFECTS`."""
-    return (*pk_effects(pk_model), *RESPONSE_EFFECTS)
+    """PK effects of ``pk_model`` followed by :data:`RESPONSE_EFFECTS` (with the shipped calibrated spreads)."""
+    return (*pk_effects(pk_model), *_with_calibrated_spreads(RESPONSE_EFFECTS))
 
 
 def with_spreads(effects: tuple[RandomEffect, ...], spreads: dict[str, float]) -> tuple[RandomEffect, ...]:
