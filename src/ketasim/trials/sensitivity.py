@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -112,7 +113,9 @@ def sobol_sensitivity(n_base: int = 64, n_patients: int = 120, seed: int = 0, *,
         if np.ptp(y) == 0:
             indices[outcome] = {f: (0.0, 0.0, 0.0, 0.0) for f in factors}
             continue
-        Si = sobol_analyze.analyze(problem, y, calc_second_order=False, seed=seed)
+        with warnings.catch_warnings():  # bootstrap resamples of a small sample may be constant
+            warnings.simplefilter("ignore", UserWarning)
+            Si = sobol_analyze.analyze(problem, y, calc_second_order=False, seed=seed)
         indices[outcome] = {f: (float(Si["S1"][i]), float(Si["S1_conf"][i]), float(Si["ST"][i]),
                                 float(Si["ST_conf"][i])) for i, f in enumerate(factors)}
     means = {o: float(np.mean(Y[:, j])) for j, o in enumerate(OUTCOMES)}
