@@ -976,8 +976,3 @@ def integrate_batch(templates: PackedTemplates, tid: np.ndarray, params: np.ndar
         raise SimulationError(f"the batch integrator needed too many steps for {failed.size} patient(s) "
                               f"(first: row {int(failed[0])}); check their parameters")
     return BatchResult(grid_out, oc_out, counts)
-
-
-def hours(days: np.ndarray) -> np.ndarray:
-    """Days to hours."""
-    return np.asarray(days, dtype=float) * HOURS_PER_DAY
