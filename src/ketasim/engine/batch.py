@@ -53,7 +53,7 @@ from ketasim.engine.compile import compile_plan, expand_doses, pk_model_name
 from ketasim.errors import PlanError
 from ketasim.exposure.models import MW_KETAMINE, MW_NORKETAMINE, get_model
 from ketasim.exposure.system import REFERENCE_WEIGHT_KG, build_system
-from ketasim.parameters import HOURS_PER_DAY, IDX, default_vector
+from ketasim.parameters import IDX, default_vector
 from ketasim.plasticity.reinforcement import reinforcement
 from ketasim.plasticity.setpoint import load_at, set_point
 from ketasim.receptor.occupancy import occupancy
