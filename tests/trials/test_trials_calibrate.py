@@ -39,8 +39,8 @@ def test_calibrate_command_writes_the_record_without_touching_the_shipped_file(t
     shipped = shipped_path()
     before = shipped.read_bytes() if shipped.exists() else None
     out = tmp_path / "cal.json"
-    res = CliRunner().invoke(app, ["calibrate", "--studies", "murrough13a", "--n", "20", "--evaluations", "4",
-                                   "--no-profile", "--popsize", "3", "--out", str(out)])
+    res = CliRunner().invoke(app, ["calibrate", "--studies", "murrough13a", "--n", "20", "--coarse-evaluations", "4",
+                                   "--evaluations", "4", "--no-profile", "--popsize", "3", "--out", str(out)])
     assert res.exit_code == 0, res.output
     rec = json.loads(out.read_text())
     for key in ("date", "command", "discrepancy", "parameters", "variability", "measurement", "targets", "n_patients"):
@@ -49,5 +49,6 @@ def test_calibrate_command_writes_the_record_without_touching_the_shipped_file(t
     assert all({"value", "date"} <= set(v) for v in rec["parameters"].values())
     assert {t["id"] for t in rec["targets"]} == {"murrough13a-d1", "murrough13a-r1"}
     assert "calibrate" in rec["command"]
+    assert rec["phases"]["coarse"]["evaluations"] >= 4 and rec["phases"]["fine"]["evaluations"] >= 4
     after = shipped.read_bytes() if shipped.exists() else None
     assert before == after

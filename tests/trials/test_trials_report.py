@@ -22,12 +22,12 @@ def test_report_writes_table_figures_and_explains_misses(tmp_path):
     assert text.count("**MISS**") == len(misses)
     for r in misses:
         assert f"- **{r.target.id}**" in text  # every miss has its explanation line
-    figs = tmp_path / "validation-figures"
+    figs = tmp_path / "validation"
     for name in ("targets_overview.png", "study_murrough13b.png", "relapse_murrough13b.png",
                  "study_wilkinson17.png", "relapse_wilkinson17.png"):
         assert (figs / name).stat().st_size > 10_000
-        assert f"validation-figures/{name}" in text
-    assert len(json.loads((tmp_path / "targets.json").read_text())) == len(rows)
+        assert f"validation/{name}" in text
+    assert len(json.loads((figs / "targets.json").read_text())) == len(rows)
     assert "not a medical device" in text
 
 

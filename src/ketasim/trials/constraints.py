@@ -154,8 +154,11 @@ MARGIN_SCALES = {"tolerance: daily < 0.8": 0.05, "tolerance: weekly > 0.9": 0.05
                  "therapy: more skills in the window": 0.02}
 
 
+BUFFER = 0.1  # in units of each margin's scale: a claim is penalised before it is broken
+
+
 def claims_penalty(params: np.ndarray, weight: float = 10.0) -> tuple[float, dict[str, float]]:
-    """(penalty, margins): ``weight * sum(max(0, -margin / scale)^2)`` over the claims."""
+    """(penalty, margins): ``weight * sum(max(0, BUFFER - margin / scale)^2)`` over the claims."""
     try:
         margins = claim_margins(params)
     except Exception:  # a parameter point the engine cannot integrate violates every claim
@@ -165,6 +168,6 @@ def claims_penalty(params: np.ndarray, weight: float = 10.0) -> tuple[float, dic
         s = MARGIN_SCALES.get(k, MARGIN_SCALE_DEFAULT)
         if not np.isfinite(v):
             pen += weight * 25.0
-        elif v < 0:
-            pen += weight * (v / s) ** 2
+        elif v / s < BUFFER:
+            pen += weight * (BUFFER - v / s) ** 2
     return pen, margins

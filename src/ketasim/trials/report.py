@@ -6,10 +6,10 @@
   interval, virtual patients, pass or MISS), an explanation for every miss, the studies' definitions
   and allowed population differences, the shipped calibration (date, command, discrepancy),
   identifiability (slices through the optimum, search correlations) and Sobol indices;
-* ``validation-figures/``: an overview of all targets in band units, one trajectory figure per study
+* ``validation/``: an overview of all targets in band units, one trajectory figure per study
   (mean rating and response share at each visit, the published figures on their visits), relapse
   curves against the published medians and proportions, identifiability slices and Sobol indices;
-* ``targets.json`` and ``sensitivity.json``.
+* ``validation/targets.json`` and ``validation/sensitivity.json``.
 
 A miss is shown and explained, never hidden. Research and decision-support software, not a medical device.
 """
@@ -27,7 +27,7 @@ from ketasim.trials import endpoints as E
 from ketasim.trials.runner import StudyResult, TargetResult, _relapse_times, _selected, _visit_index
 from ketasim.trials.targets import TARGETS_BY_ID
 
-FIG_DIR = "validation-figures"
+FIG_DIR = "validation"
 DISCLAIMER = "Research and decision-support software, not a medical device."
 
 #: Why a target may miss with one parameter set for all studies (shown only when it misses).
@@ -436,8 +436,8 @@ def write_report(directory: str | Path, results: Sequence[StudyResult], rows: Se
         sensitivity = sobol_sensitivity(sensitivity_n, sensitivity_patients, seed).as_dict()
         plot_sensitivity(sensitivity, figdir / "sensitivity.png")
         figures["sensitivity"] = f"{FIG_DIR}/sensitivity.png"
-        (out / "sensitivity.json").write_text(json.dumps(sensitivity, indent=1) + "\n")
-    (out / "targets.json").write_text(json.dumps([r.as_dict() for r in rows], indent=1) + "\n")
+        (figdir / "sensitivity.json").write_text(json.dumps(sensitivity, indent=1) + "\n")
+    (figdir / "targets.json").write_text(json.dumps([r.as_dict() for r in rows], indent=1) + "\n")
     md = report_markdown(results, rows, seed=seed, record=record, sensitivity=sensitivity, figures=figures)
     path = out / "validation.md"
     path.write_text(md)
