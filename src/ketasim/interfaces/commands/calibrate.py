@@ -20,8 +20,8 @@ from rich.table import Table
 from ketasim.errors import PlanError
 from ketasim.interfaces.cli import app
 
-DEFAULT_COARSE = 900
-DEFAULT_EVALUATIONS = 300
+DEFAULT_COARSE = 1200
+DEFAULT_EVALUATIONS = 350
 
 
 @app.command("calibrate")
@@ -38,7 +38,7 @@ def calibrate_command(
                                  help="Identifiability slices through the optimum (about 100 more evaluations)."),
     from_shipped: bool = typer.Option(False, "--from-shipped",
                                       help="Start from the shipped calibration instead of the declared values."),
-    n_patients: int = typer.Option(0, "--n", help="Virtual patients per study (default: 300; SUSTAIN-1 600)."),
+    n_patients: int = typer.Option(0, "--n", help="Virtual patients per study (default: 500; SUSTAIN-1 800)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the virtual cohorts (common random numbers)."),
     optimiser_seed: int = typer.Option(1, "--optimiser-seed", help="Seed of CMA-ES."),
     popsize: int = typer.Option(0, "--popsize", help="CMA-ES population size (default: cma's choice)."),
