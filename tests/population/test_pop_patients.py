@@ -12,9 +12,9 @@ from ketasim.exposure.models import get_model
 from ketasim.parameters import IDX, default_vector
 from ketasim.population import (
     CORRELATIONS,
-    RESPONSE_EFFECTS,
     VirtualPatients,
     all_population_parameters,
+    default_variability,
     pk_effects,
     sample_patients,
 )
@@ -42,7 +42,7 @@ def test_patient_i_does_not_depend_on_n_or_on_where_the_chunk_starts():
 def test_log_normal_spreads_and_correlations_are_those_declared():
     vp = sample_patients(20_000, seed=1)
     base = default_vector()
-    for e in RESPONSE_EFFECTS:
+    for e in default_variability():  # the spreads in force (calibrated ones when shipped)
         if e.target in IDX and e.distribution == "lognormal":
             logs = np.log(vp.param(e.target) / base[IDX[e.target]])
             assert abs(np.std(logs) - e.spread.value) < 0.02, e.target
