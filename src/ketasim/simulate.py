@@ -21,7 +21,7 @@ from ketasim.errors import SimulationError
 from ketasim.exposure.system import state_at
 from ketasim.parameters import HOURS_PER_DAY, IDX, default_vector
 from ketasim.plasticity.reinforcement import reinforcement
-from ketasim.plasticity.setpoint import load_at
+from ketasim.plasticity.setpoint import load_in_segment
 from ketasim.receptor.occupancy import occupancy
 from ketasim.symptoms.dissociation import cadss
 from ketasim.symptoms.madrs import madrs
@@ -79,7 +79,7 @@ def _integrate_reference(cp: CompiledPlan, out_t: np.ndarray, switches: np.ndarr
 
         def f(t, yy, t0=t0, c0=c0, c1=c1, life=life, ad=ad, sw=sw):
             s = c0 + float(np.sum(c1 * np.exp(cp.lam * (t - t0))))
-            L = load_at(t, cp.load_chronic, cp.ev_t, cp.ev_amp, cp.ev_tau)
+            L = load_in_segment(t, t0, cp.load_chronic, cp.ev_t, cp.ev_amp, cp.ev_tau)
             rhs(yy, cp.params, s, L, life, ad, cp.d_trait, sw, dy)
             return dy.copy()
 

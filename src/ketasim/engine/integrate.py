@@ -16,7 +16,7 @@ import numba
 import numpy as np
 
 from ketasim.dynamics import N_STATES, SE, SS, rhs
-from ketasim.plasticity.setpoint import load_at
+from ketasim.plasticity.setpoint import load_in_segment
 
 # Dormand-Prince 5(4) tableau.
 _C2, _C3, _C4, _C5 = 1 / 5, 3 / 10, 4 / 5, 8 / 9
@@ -42,7 +42,7 @@ def _potency(tau: float, c0: float, c1: np.ndarray, lam: np.ndarray) -> float:
 @numba.njit(cache=True)
 def _f(t, y, p, t_k, c0, c1, lam, life, ad, chronic, ev_t, ev_amp, ev_tau, d_trait, sw, dy):
     s = _potency(t - t_k, c0, c1, lam)
-    L = load_at(t, chronic, ev_t, ev_amp, ev_tau)
+    L = load_in_segment(t, t_k, chronic, ev_t, ev_amp, ev_tau)
     rhs(y, p, s, L, life, ad, d_trait, sw, dy)
 
 

@@ -26,6 +26,21 @@ def load_at(t: float, chronic: float, ev_t: np.ndarray, ev_amp: np.ndarray, ev_t
     return L
 
 
+@numba.njit(cache=True)
+def load_in_segment(t: float, t_start: float, chronic: float, ev_t: np.ndarray, ev_amp: np.ndarray,
+                    ev_tau: np.ndarray) -> float:
+    """L(t) inside the integration segment that began at ``t_start`` (h).
+
+    Life events only start at segment boundaries; an event dated at the segment's end belongs to
+    the next segment, even when a stage of the integrator is evaluated exactly there.
+    """
+    L = chronic
+    for i in range(ev_t.size):
+        if ev_t[i] <= t_start:
+            L += ev_amp[i] * np.exp(-(t - ev_t[i]) / ev_tau[i])
+    return L
+
+
 @numba.njit(cache=True, inline="always")
 def set_point(d_trait: float, beta: float, load: float, C: float, gamma: float, lifestyle: float,
               antidepressant: float) -> float:
