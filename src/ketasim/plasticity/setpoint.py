@@ -31,12 +31,13 @@ def load_in_segment(t: float, t_start: float, chronic: float, ev_t: np.ndarray, 
                     ev_tau: np.ndarray) -> float:
     """L(t) inside the integration segment that began at ``t_start`` (h).
 
-    Life events only start at segment boundaries; an event dated at the segment's end belongs to
-    the next segment, even when a stage of the integrator is evaluated exactly there.
+    An event dated at the segment's end belongs to the next segment, even when a stage of the
+    integrator is evaluated exactly there; one dated strictly inside the segment (a caller that
+    does not break at life events) counts once ``t`` has passed it.
     """
     L = chronic
     for i in range(ev_t.size):
-        if ev_t[i] <= t_start:
+        if ev_t[i] <= t_start or ev_t[i] < t:
             L += ev_amp[i] * np.exp(-(t - ev_t[i]) / ev_tau[i])
     return L
 
