@@ -20,8 +20,8 @@ from rich.table import Table
 from ketasim.errors import PlanError
 from ketasim.interfaces.cli import app
 
-DEFAULT_COARSE = 1200
-DEFAULT_EVALUATIONS = 350
+DEFAULT_COARSE = 1000
+DEFAULT_EVALUATIONS = 300
 
 
 @app.command("calibrate")
