@@ -11,7 +11,7 @@ randomisation and censoring are drawn once from fixed seeds; an evaluation only 
 with new parameters and recomputes the figures. The weighted discrepancy
 
     z_t = (sim_t(theta) - published_t) / half_band_t
-    D(theta) = sum_t w_t (z_t^2 + 10 max(0, |z_t| - 0.7)^2)
+    D(theta) = sum_t w_t (z_t^2 + 30 max(0, |z_t| - 0.7)^2)
 
 (a target inside its band has |z_t| < 1; the steeper term keeps figures away from the band's ends, where
 Monte-Carlo noise of another cohort would push them out; a figure that cannot be computed, e.g. a median
@@ -42,7 +42,7 @@ from ketasim.trials.runner import StudyResult, TargetResult, evaluate_study, stu
 from ketasim.trials.studies import BUILTIN_STUDIES, Study
 
 MISSING_PENALTY = 16.0
-EDGE, EDGE_WEIGHT = 0.7, 10.0  # z beyond 0.7 of the half-band costs extra: keep figures away from the band's ends
+EDGE, EDGE_WEIGHT = 0.7, 30.0  # z beyond 0.7 of the half-band costs extra: keep figures away from the band's ends
 CLAIMS_WEIGHT = 10.0  # discrepancy per squared unit of violation of a qualitative claim
 OMEGA_MAX = 2.0  # upper bound of a calibrated log-normal SD (the population model's bound on omegas)
 DEFAULT_CALIBRATION_PATIENTS: dict[str, int] = {

@@ -45,9 +45,24 @@ MISS_NOTES: dict[str, str] = {
                                   "median without it (Murrough 2013b).",
     "sustain1-median": "The placebo arm's long median (273 days) comes from stable remitters on an oral "
                        "antidepressant; the model needs both a strong antidepressant effect in part of the patients "
-                       "and slow homeostasis to keep them well after esketamine stops.",
-    "sustain1-hr": "SUSTAIN-1's hazard ratio compares esketamine every 1-2 weeks with placebo spray in stable "
-                   "remitters; the simulated arms use every 2 weeks for everyone.",
+                       "and slow homeostasis to keep them well after esketamine stops, while the claims require the "
+                       "typical patient to lose a six-infusion benefit within three months.",
+    "sustain1-relapse-continue": "In the model, esketamine every two weeks re-triggers synapse formation and "
+                                 "consolidation at every dose, so a stable remitter who continues it stays well "
+                                 "unless the symptom fluctuation carries two consecutive ratings to 22 or more. "
+                                 "SUSTAIN-1's 26.7% relapse on continued esketamine points to causes of relapse the "
+                                 "model does not carry for an individual patient (life events during follow-up, "
+                                 "missed doses, waning efficacy); a fluctuation large enough to produce them pushes "
+                                 "the placebo arm above its band.",
+    "sustain1-hr": "Follows from the continued arm: with too few relapses on continued esketamine, the hazard ratio "
+                   "falls below the published 0.49 (0.29-0.84); the simulated arms also give everyone esketamine "
+                   "every 2 weeks, where SUSTAIN-1 allowed weekly dosing too (which would protect even more).",
+    "shiroma14-hold4w": "Shiroma 2014's 5 of 11 responders still responding four weeks after the series sits "
+                        "against Murrough 2013b's 18-day median relapse (same schedule, 24 patients): one relapse "
+                        "speed has to serve both.",
+    "wilkinson17-rend-response": "Wilkinson 2017 gave four infusions (twice weekly); the model's cumulative effect "
+                                 "of four infusions is close to that of six, while the published response after "
+                                 "four (50%) is below that after six in the other series (59-92%).",
 }
 
 

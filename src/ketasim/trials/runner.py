@@ -123,12 +123,13 @@ def _eligible(study: Study, arm: ArmScores) -> np.ndarray:
     el = study.randomisation.eligibility  # type: ignore[union-attr]
     idx = [_visit_index(study, v) for v in el.visits]
     s = arm.scores[:, idx]
+    rated = _evaluable(study, arm)
     if el.kind == "stable_remission":
         ok = remission(s, study.scale, el.threshold)
         req = [el.visits.index(v) for v in el.required]
-        return (ok.sum(axis=1) >= el.min_count) & ok[:, req].all(axis=1)
-    base = arm.scores[:, _visit_index(study, "baseline")]
-    return _responding(s, base).all(axis=1)
+        return rated & (ok.sum(axis=1) >= el.min_count) & ok[:, req].all(axis=1)
+    base = np.where(rated, arm.scores[:, _visit_index(study, "baseline")], 1.0)
+    return rated & _responding(s, base).all(axis=1)
 
 
 def _responding(scores: np.ndarray, baseline: np.ndarray) -> np.ndarray:
@@ -146,17 +147,22 @@ def _visit_index(study: Study, name: str) -> int:
     raise KeyError(f"study {study.id}: unknown visit {name!r}")
 
 
+def _evaluable(study: Study, arm: ArmScores) -> np.ndarray:
+    """Patients with a baseline rating above 0: a response (a share of the baseline) needs one."""
+    return arm.scores[:, _visit_index(study, "baseline")] > 0
+
+
 def _selected(study: Study, spec: OutcomeSpec, arm: ArmScores, eligible: np.ndarray | None) -> np.ndarray:
-    """Boolean per arm row: the denominator of ``spec``."""
-    n = arm.scores.shape[0]
+    """Boolean per arm row: the denominator of ``spec`` (evaluable patients only)."""
+    ok = _evaluable(study, arm)
     if spec.among is None:
-        return np.ones(n, dtype=bool)
+        return ok
     if spec.among == "randomised":
-        return eligible if eligible is not None else np.ones(n, dtype=bool)
+        return ok & eligible if eligible is not None else ok
     if spec.among.startswith("responders:"):
         visit = spec.among.split(":", 1)[1]
-        base = arm.scores[:, _visit_index(study, "baseline")]
-        return _responding(arm.scores[:, _visit_index(study, visit)], base)
+        base = np.where(ok, arm.scores[:, _visit_index(study, "baseline")], 1.0)
+        return ok & _responding(arm.scores[:, _visit_index(study, visit)], base)
     raise ValueError(f"outcome {spec.id}: among {spec.among!r}: allowed none, 'randomised', 'responders:<visit>'")
 
 
