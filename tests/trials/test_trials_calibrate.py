@@ -5,10 +5,20 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
+from ketasim.errors import PlanError
 from ketasim.interfaces.cli import app
-from ketasim.trials.calibrate import FREE_PARAMETERS, Calibration, FreeParameter, shipped_path
+from ketasim.parameters import IDX
+from ketasim.trials.calibrate import (
+    FREE_PARAMETERS,
+    Calibration,
+    FreeParameter,
+    load_start,
+    shipped_path,
+    start_path,
+)
 from ketasim.trials.studies import BUILTIN_STUDIES
 
 
@@ -32,7 +42,8 @@ def test_discrepancy_is_zero_at_the_published_values_and_grows_with_error():
     assert ev.discrepancy == ev.targets_discrepancy + ev.claims_penalty
     # the same point gives the same figures (common random numbers)
     assert cal.evaluate(cal.x0()).discrepancy == ev.discrepancy
-    params, spreads, meas = cal.unpack(cal.x0())
+    params, spreads, meas, load = cal.unpack(cal.x0())
+    assert 0.1 <= load <= 1.5
     assert set(spreads) >= {"kappa_G", "k_form", "k_hom", "a_antidepressant"}
     assert meas.fluctuation_sd > 0
 
@@ -54,3 +65,35 @@ def test_calibrate_command_writes_the_record_without_touching_the_shipped_file(t
     assert rec["phases"]["coarse"]["evaluations"] >= 4 and rec["phases"]["fine"]["evaluations"] >= 4
     after = shipped.read_bytes() if shipped.exists() else None
     assert before == after
+
+
+def test_the_bundled_start_point_is_where_the_search_begins():
+    rec = load_start(start_path())
+    assert rec["provenance"]
+    cal = Calibration(studies=[BUILTIN_STUDIES["murrough13a"]], n_patients=10, start=rec)
+    params, spreads, meas, load = cal.unpack(cal.x0())
+    for name, entry in rec["parameters"].items():
+        assert params[IDX[name]] == pytest.approx(entry["value"], rel=1e-9)
+    for name, entry in rec["variability"].items():
+        assert spreads[name] == pytest.approx(entry["omega"], rel=1e-9)
+    assert meas.fluctuation_sd == pytest.approx(rec["measurement"]["fluctuation_sd"]["value"], rel=1e-9)
+    assert load == pytest.approx(rec["population"]["chronic_load"]["value"], rel=1e-9)
+
+
+@pytest.mark.parametrize("text, field", [
+    ('{"parameters": {"k_nope": {"value": 1.0}}}', "parameters.k_nope"),
+    ('{"variability": {"k_form": {"omega": -1}}}', "variability.k_form.omega"),
+    ('{"measurement": {"fluctuation_sd": {"value": "big"}}}', "measurement.fluctuation_sd.value"),
+    ('{"parameters": ', "--start"),
+])
+def test_a_bad_start_file_names_the_file_and_field(tmp_path, text, field):
+    bad = tmp_path / "start.json"
+    bad.write_text(text)
+    with pytest.raises(PlanError) as info:
+        load_start(bad)
+    assert field in str(info.value) and "start.json" in str(info.value) and "allowed" in str(info.value)
+
+
+def test_calibrate_refuses_two_starting_points(tmp_path):
+    res = CliRunner().invoke(app, ["calibrate", "--from-declared", "--from-shipped", "--out", str(tmp_path / "x")])
+    assert res.exit_code != 0 and isinstance(res.exception, PlanError)

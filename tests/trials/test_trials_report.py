@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ketasim.trials.report import MISS_NOTES, write_report
+from ketasim.trials.report import MISS_NOTES, other_cohorts, write_report
 from ketasim.trials.runner import run_trials
 from ketasim.trials.sensitivity import OUTCOMES, sobol_sensitivity
 from ketasim.trials.studies import BUILTIN_STUDIES
@@ -31,6 +31,21 @@ def test_report_writes_table_figures_and_explains_misses(tmp_path):
     assert "not a medical device" in text
 
 
+def test_report_reruns_other_cohorts_and_counts_passes(tmp_path):
+    studies = [BUILTIN_STUDIES["murrough13a"]]
+    results, rows = run_trials(studies, 40, seed=1)
+    robust = other_cohorts(results, [2, 3])
+    assert set(robust) == {r.target.id for r in rows} and all(len(v) == 2 for v in robust.values())
+    # the same seed again reproduces the main run's verdicts
+    again = other_cohorts(results, [1])
+    assert all(again[r.target.id] == [r.within_band] for r in rows)
+    text = write_report(tmp_path, results, rows, seed=1, sensitivity_n=0, other_seeds=[2, 3]).read_text()
+    for r in rows:
+        line = next(ln for ln in text.splitlines() if ln.startswith(f"| {r.target.id} |"))
+        assert line.endswith(f" {sum(robust[r.target.id])} of 2 |")
+    assert "2 other sets of virtual patients" in text
+
+
 def test_miss_notes_refer_to_real_targets():
     assert set(MISS_NOTES) <= set(TARGETS_BY_ID)
 
@@ -43,3 +58,12 @@ def test_sobol_indices_on_a_tiny_sample():
         assert set(res.indices[outcome]) == {"k_form", "k_prune", "kappa_G"}
     d = res.as_dict()
     assert d["indices"]["response_day1"]["k_form"].keys() == {"S1", "S1_conf", "ST", "ST_conf"}
+
+
+def test_values_at_a_bound_are_flagged():
+    from ketasim.trials.report import _at_bound
+
+    assert _at_bound(0.995, [0.1, 1.0]) == "upper"
+    assert _at_bound(0.101, [0.1, 1.0]) == "lower"
+    assert _at_bound(0.001, [0.0, 1.0]) == "lower"
+    assert _at_bound(0.5, [0.0, 1.0]) == "" and _at_bound(0.5, None) == ""

@@ -60,7 +60,11 @@ def _bounds(p: Parameter) -> str:
 
 def parameter_table(parameters: Iterable[Parameter] | None = None) -> str:
     """Markdown: one table per layer (PK models first, then the response model, in code order)."""
-    params = list(all_parameters() if parameters is None else parameters)
+    if parameters is None:
+        from ketasim.trials.cohort import trial_parameters
+
+        parameters = [*all_parameters(), *trial_parameters()]
+    params = list(parameters)
     layers: dict[str, list[Parameter]] = {}
     for p in params:
         layers.setdefault(p.layer, []).append(p)

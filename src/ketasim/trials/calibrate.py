@@ -2,8 +2,9 @@
 
 What is fitted (:data:`FREE_PARAMETERS`): typical values of the *assumed* response parameters that the
 targets inform, the inter-individual variabilities (log-normal SDs, omegas) of the parameters that make
-patients differ in how much and how long they respond, and the two parameters of the symptom
-fluctuation of the measurement model. Pharmacokinetics (clearances, volumes, Ki, fu, ke0 and their
+patients differ in how much and how long they respond, the two parameters of the symptom
+fluctuation of the measurement model, and the typical chronic load of the trials' patients (which only
+psychotherapy, through coping skills, can reveal). Pharmacokinetics (clearances, volumes, Ki, fu, ke0 and their
 variabilities) stay at their literature values.
 
 How (simulation-based, common random numbers): every study's virtual patients, their rating noise,
@@ -16,9 +17,16 @@ with new parameters and recomputes the figures. The weighted discrepancy
 (a target inside its band has |z_t| < 1; the steeper term keeps figures away from the band's ends, where
 Monte-Carlo noise of another cohort would push them out; a figure that cannot be computed, e.g. a median
 not reached, contributes ``MISSING_PENALTY``), plus a penalty for every qualitative claim of the seed text
-that the typical patient would no longer show (``ketasim.trials.constraints``), is minimised by CMA-ES
-(package ``cma``) in the unit cube of the bounds (log scale for rates and omegas). The best point is written, with
-the date, the targets, the discrepancy and the command, to ``ketasim/data/calibrated.json``.
+that the typical patient would no longer show (``ketasim.trials.constraints``, weight ``CLAIMS_WEIGHT``: large
+enough that the optimum keeps every claim), is minimised by CMA-ES (package ``cma``) in the unit cube of the
+bounds (log scale for rates and omegas). The best point is written, with the date, the targets, the
+discrepancy and the command, to ``ketasim/data/calibrated.json``.
+
+Where the search starts: the discrepancy is multi-modal, and global searches from the declared values end
+in different local optima for different optimiser seeds. ``ketasim calibrate`` therefore refines from a
+recorded start point (``ketasim/data/calibration_start.json``, with the provenance of how the earlier
+searches from the declared values reached it); ``--from-declared --coarse-evaluations N`` runs the global
+two-phase search (:func:`calibrate_two_phase`) instead.
 """
 
 from __future__ import annotations
@@ -35,7 +43,15 @@ import numpy as np
 
 from ketasim.errors import KetasimError
 from ketasim.parameters import IDX, RESPONSE_PARAMETERS, default_vector
-from ketasim.trials.cohort import Cohort, current_spreads, enrol, uncalibrated_spreads
+from ketasim.trials.cohort import (
+    TRIAL_CHRONIC_LOAD,
+    Cohort,
+    current_spreads,
+    current_trial_load,
+    enrol,
+    uncalibrated_spreads,
+    uncalibrated_trial_load,
+)
 from ketasim.trials.constraints import claims_penalty
 from ketasim.trials.measurement import MeasurementModel
 from ketasim.trials.runner import StudyResult, TargetResult, evaluate_study, study_seed, target_results
@@ -43,7 +59,7 @@ from ketasim.trials.studies import BUILTIN_STUDIES, Study
 
 MISSING_PENALTY = 16.0
 EDGE, EDGE_WEIGHT = 0.7, 30.0  # z beyond 0.7 of the half-band costs extra: keep figures away from the band's ends
-CLAIMS_WEIGHT = 10.0  # discrepancy per squared unit of violation of a qualitative claim
+CLAIMS_WEIGHT = 1000.0  # discrepancy per squared unit of violation of a qualitative claim (a claim is all but hard)
 OMEGA_MAX = 2.0  # upper bound of a calibrated log-normal SD (the population model's bound on omegas)
 DEFAULT_CALIBRATION_PATIENTS: dict[str, int] = {
     "zarate06": 500, "murrough13a": 500, "murrough13b": 500, "aanhetrot10": 500, "shiroma14": 500,
@@ -54,10 +70,11 @@ DAY = 24.0
 
 @dataclass(frozen=True)
 class FreeParameter:
-    """One calibrated quantity: a typical response parameter, an omega or a measurement parameter."""
+    """One calibrated quantity: a typical response parameter, an omega, a measurement parameter or a property of
+    the trials' population (the typical chronic load)."""
 
     name: str
-    kind: str  # "typical" | "omega" | "measurement"
+    kind: str  # "typical" | "omega" | "measurement" | "population"
     lower: float
     upper: float
     log: bool = True
@@ -111,11 +128,14 @@ FREE_PARAMETERS: tuple[FreeParameter, ...] = (
     # inter-individual variability (log-normal SD)
     FreeParameter("kappa_G", "omega", 0.05, OMEGA_MAX),
     FreeParameter("k_form", "omega", 0.05, OMEGA_MAX),
+    FreeParameter("k_prune", "omega", 0.05, OMEGA_MAX),
     FreeParameter("k_hom", "omega", 0.05, OMEGA_MAX),
     FreeParameter("a_antidepressant", "omega", 0.05, OMEGA_MAX),
     # symptom fluctuation of the measurement model
     FreeParameter("fluctuation_sd", "measurement", 0.5, 8.0),
     FreeParameter("fluctuation_tau", "measurement", 2.0, 90.0),
+    # the trials' patients: typical chronic load (the share of the deficit that coping skills can relieve)
+    FreeParameter("chronic_load", "population", *TRIAL_CHRONIC_LOAD.bounds),
 )
 
 
@@ -158,15 +178,17 @@ def uncalibrated_vector() -> np.ndarray:
 class Calibration:
     """The calibration problem: studies with fixed cohorts (common random numbers) and the free parameters.
 
-    The starting point is the model as declared, without the shipped calibration (``from_shipped=False``), so
-    that a clean checkout reproduces the shipped set; ``from_shipped=True`` starts from the values in force.
+    The starting point is, in order of precedence: ``start`` (a start record, see :func:`load_start`; the
+    command's default is the bundled :func:`start_path`), the values in force (``from_shipped=True``), or the
+    model as declared, without the shipped calibration. None of them reads the shipped calibration unless asked,
+    so a clean checkout reproduces the shipped set.
     """
 
     def __init__(self, free: Sequence[FreeParameter] = FREE_PARAMETERS, studies: Sequence[Study] | None = None,
                  n_patients: dict[str, int] | int | None = None, seed: int = 0,
                  weights: dict[str, float] | None = None, base: np.ndarray | None = None,
                  base_omegas: dict[str, float] | None = None, base_measurement: MeasurementModel | None = None,
-                 from_shipped: bool = False, claims_weight: float = CLAIMS_WEIGHT):
+                 from_shipped: bool = False, claims_weight: float = CLAIMS_WEIGHT, start: dict | None = None):
         self.free = tuple(free)
         self.studies = list(BUILTIN_STUDIES.values()) if studies is None else list(studies)
         if n_patients is None:
@@ -185,6 +207,16 @@ class Calibration:
         if base_measurement is None:
             base_measurement = MeasurementModel.shipped() if from_shipped else MeasurementModel()
         self.base_measurement = base_measurement
+        self.base_load = current_trial_load() if from_shipped else uncalibrated_trial_load()
+        if start is not None:
+            self.base = uncalibrated_vector()
+            for name, entry in start.get("parameters", {}).items():
+                self.base[IDX[name]] = float(entry["value"])
+            self.base_omegas = uncalibrated_spreads()
+            self.base_omegas.update({k: float(v["omega"]) for k, v in start.get("variability", {}).items()})
+            self.base_measurement = MeasurementModel().with_values(
+                {k: float(v["value"]) for k, v in start.get("measurement", {}).items()})
+            self.base_load = float(start.get("population", {}).get("chronic_load", {}).get("value", self.base_load))
         self.cohorts: dict[str, Cohort] = {s.id: enrol(s.population, self.n_patients[s.id], study_seed(s.id, seed))
                                            for s in self.studies}
 
@@ -197,31 +229,37 @@ class Calibration:
                 v = self.base[IDX[f.name]]
             elif f.kind == "omega":
                 v = self.base_omegas.get(f.name, 0.3)
+            elif f.kind == "population":
+                v = self.base_load
             else:
                 v = getattr(self.base_measurement, f.name)
             out.append(f.to_unit(float(v)))
         return np.array(out)
 
-    def unpack(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, float], MeasurementModel]:
-        """(response parameter vector, omegas, measurement model) of the unit-cube point ``x``."""
+    def unpack(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, float], MeasurementModel, float]:
+        """(response parameter vector, omegas, measurement model, typical chronic load) of the unit-cube point
+        ``x``."""
         params = self.base.copy()
         omegas = dict(self.base_omegas)
         meas: dict[str, float] = {}
+        load = self.base_load
         for f, u in zip(self.free, x, strict=True):
             v = f.from_unit(float(u))
             if f.kind == "typical":
                 params[IDX[f.name]] = v
             elif f.kind == "omega":
                 omegas[f.name] = v
+            elif f.kind == "population":
+                load = v
             else:
                 meas[f.name] = v
-        return params, omegas, self.base_measurement.with_values(meas)
+        return params, omegas, self.base_measurement.with_values(meas), load
 
     # --- evaluation ------------------------------------------------------------------------------
     def run_studies(self, x: np.ndarray) -> list[StudyResult]:
-        params, omegas, meas = self.unpack(x)
+        params, omegas, meas, load = self.unpack(x)
         return [evaluate_study(s, self.cohorts[s.id], params=params, spreads=omegas, measurement=meas,
-                               intervals=False) for s in self.studies]
+                               intervals=False, chronic_load=load) for s in self.studies]
 
     def discrepancy(self, rows: Sequence[TargetResult]) -> float:
         """Weighted sum of squared band-scaled errors, steeper near the band's ends (see the module docstring)."""
@@ -300,7 +338,7 @@ def calibrate_two_phase(studies: Sequence[Study] | None = None, n_patients: dict
                         seed: int = 0, *, coarse_fraction: float = 0.35, coarse_evaluations: int = 900,
                         fine_evaluations: int = 300, sigma0: float = 0.2, fine_sigma: float = 0.06,
                         popsize: int | None = None, optimiser_seed: int = 1, max_seconds: float = 27 * 60.0,
-                        from_shipped: bool = False, coarse_claims_weight: float = 1.0,
+                        from_shipped: bool = False, coarse_claims_weight: float = 1.0, start: dict | None = None,
                         progress: Callable[[str, int, float, float], None] | None = None,
                         ) -> tuple[Calibration, CalibrationResult]:
     """Global search on smaller cohorts, then refinement on the full cohorts (both CMA-ES, same seeds).
@@ -311,9 +349,9 @@ def calibrate_two_phase(studies: Sequence[Study] | None = None, n_patients: dict
     (best point, start, history) is that of the full cohorts; its ``start`` is the declared values on them.
     """
     t0 = time.perf_counter()
-    fine = Calibration(studies=studies, n_patients=n_patients, seed=seed, from_shipped=from_shipped)
+    fine = Calibration(studies=studies, n_patients=n_patients, seed=seed, from_shipped=from_shipped, start=start)
     coarse = Calibration(studies=studies, n_patients=scaled_patients(fine.n_patients, coarse_fraction), seed=seed,
-                         from_shipped=from_shipped, claims_weight=coarse_claims_weight)
+                         from_shipped=from_shipped, claims_weight=coarse_claims_weight, start=start)
 
     def relay(phase: str, offset: int):
         return None if progress is None else (lambda n, d, sec: progress(phase, offset + n, d, sec))
@@ -415,7 +453,7 @@ def calibration_record(cal: Calibration, result: CalibrationResult, command: str
                        identifiability: dict | None = None) -> dict:
     """The JSON document of a calibration (the shape ``ketasim.parameters`` reads, plus provenance)."""
     today = dt.date.today().isoformat()
-    params, omegas, meas = cal.unpack(result.best.x)
+    params, omegas, meas, load = cal.unpack(result.best.x)
     record = {
         "date": today,
         "command": command,
@@ -436,6 +474,8 @@ def calibration_record(cal: Calibration, result: CalibrationResult, command: str
         "variability": {name: {"omega": float(v), "date": today} for name, v in sorted(omegas.items())},
         "measurement": {f.name: {"value": float(getattr(meas, f.name)), "date": today, "bounds": [f.lower, f.upper]}
                         for f in cal.free if f.kind == "measurement"},
+        "population": {"chronic_load": {"value": float(load), "date": today,
+                                        "bounds": list(TRIAL_CHRONIC_LOAD.bounds)}},
         "targets": [r.as_dict() for r in result.best.rows],
         "within_band": sum(r.within_band for r in result.best.rows),
         "n_targets": len(result.best.rows),
@@ -457,6 +497,48 @@ def write_record(record: dict, path: str | Path) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(record, indent=1) + "\n")
     return p
+
+
+def start_path() -> Path:
+    """The bundled starting point of ``ketasim calibrate`` (``ketasim/data/calibration_start.json``)."""
+    return Path(__file__).resolve().parent.parent / "data" / "calibration_start.json"
+
+
+START_SECTIONS = {"parameters": "value", "variability": "omega", "measurement": "value", "population": "value"}
+
+
+def load_start(path: str | Path) -> dict:
+    """A start record: the sections of a calibration record (``parameters``, ``variability``, ``measurement``,
+    ``population``), each ``{name: {"value" or "omega": number}}``; any calibration JSON qualifies.
+
+    Raises :class:`~ketasim.errors.PlanError` naming the file, the field, the value and what is allowed.
+    """
+    import math as _math
+
+    from ketasim.errors import PlanError
+
+    p = Path(path)
+    try:
+        record = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise PlanError("--start", str(p), "an existing calibration JSON file", file=str(p)) from None
+    except json.JSONDecodeError as exc:
+        raise PlanError("--start", f"invalid JSON ({exc.msg})", "a calibration JSON file", file=str(p),
+                        line=exc.lineno) from None
+    if not isinstance(record, dict):
+        raise PlanError("start record", type(record).__name__, "a JSON object", file=str(p))
+    known = {"parameters": set(IDX), "variability": None, "measurement": {"fluctuation_sd", "fluctuation_tau",
+                                                                          "noise_scale"},
+             "population": {"chronic_load"}}
+    for section, key in START_SECTIONS.items():
+        for name, entry in record.get(section, {}).items():
+            field = f"{section}.{name}"
+            if known[section] is not None and name not in known[section]:
+                raise PlanError(field, name, ", ".join(sorted(known[section])), file=str(p))
+            value = entry.get(key) if isinstance(entry, dict) else None
+            if not isinstance(value, (int, float)) or not _math.isfinite(value) or value < 0:
+                raise PlanError(f"{field}.{key}", value, "a finite number >= 0", file=str(p))
+    return record
 
 
 def shipped_path() -> Path:

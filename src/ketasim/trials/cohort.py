@@ -21,7 +21,7 @@ from ketasim.dosing.plan import LifestylePeriod, Patient, Plan
 from ketasim.dynamics import ALL_ON, N_STATES, SG, SM, SN
 from ketasim.engine.compile import PKVariability, compile_plan
 from ketasim.engine.integrate import integrate_one
-from ketasim.parameters import HOURS_PER_DAY, IDX, RESPONSE_PARAMETERS
+from ketasim.parameters import HOURS_PER_DAY, IDX, RESPONSE_PARAMETERS, Parameter
 from ketasim.population.patients import VirtualPatients, sample_patients
 from ketasim.symptoms.madrs import madrs
 from ketasim.trials.studies import PopulationSpec
@@ -31,9 +31,51 @@ from ketasim.trials.studies import PopulationSpec
 #: :data:`EXTRA_EFFECTS` are drawn here, from a stream of their own, so that the population model's draws
 #: stay as they are: how much a new oral antidepressant lifts the set point differs between patients
 #: (log-normal, omega calibrated to SUSTAIN-1).
-CALIBRATED_SPREADS: tuple[str, ...] = ("kappa_G", "k_form", "k_hom", "a_antidepressant")
+CALIBRATED_SPREADS: tuple[str, ...] = ("kappa_G", "k_form", "k_prune", "k_hom", "a_antidepressant")
 EXTRA_EFFECTS: tuple[str, ...] = ("a_antidepressant",)
 FALLBACK_SPREADS: dict[str, float] = {"a_antidepressant": 0.5}
+
+#: Typical (median) chronic load of the trials' patients. The load lowers the set point (beta L) and coping
+#: skills relieve it (L (1 - C)); with the baseline severity fixed, the load's share of the deficit matters
+#: only where skills are learnt, so the psychotherapy trial (Wilkinson 2017) is what informs it.
+TRIAL_CHRONIC_LOAD = Parameter(
+    "trial_chronic_load", 0.5, "load units", "assumed: the bundled examples' typical patient (chronic load 0.5); "
+    "calibrated with the other population parameters", "assumed",
+    "typical chronic load of the virtual trials' patients (median of the log-normal)", "population", (0.1, 1.5))
+
+
+def uncalibrated_trial_load() -> float:
+    """The typical chronic load of trial patients as declared (no shipped calibration)."""
+    return TRIAL_CHRONIC_LOAD.value
+
+
+def current_trial_load() -> float:
+    """The typical chronic load of trial patients in force: the shipped calibration's if any."""
+    shipped = _shipped_record().get("population", {}).get("chronic_load")
+    return float(shipped["value"]) if shipped else TRIAL_CHRONIC_LOAD.value
+
+
+def trial_parameters() -> tuple[Parameter, ...]:
+    """The parameters of the virtual trials' population and measurement, as in force (calibrated when shipped)."""
+    from ketasim.trials.measurement import MEASUREMENT_PARAMETERS
+
+    record = _shipped_record()
+    fitted = dict(record.get("measurement", {}))
+    if "chronic_load" in record.get("population", {}):
+        fitted[TRIAL_CHRONIC_LOAD.name] = record["population"]["chronic_load"]
+    return tuple(replace(p, value=float(fitted[p.name]["value"]), status="calibrated",
+                         source=f"calibrated {fitted[p.name].get('date', '')} by ketasim calibrate ({p.source})")
+                 if p.name in fitted else p for p in (TRIAL_CHRONIC_LOAD, *MEASUREMENT_PARAMETERS))
+
+
+def _shipped_record() -> dict:
+    import json
+    from importlib import resources
+
+    try:
+        return json.loads(resources.files("ketasim").joinpath("data", "calibrated.json").read_text())
+    except (FileNotFoundError, ModuleNotFoundError):
+        return {}
 
 
 def uncalibrated_spreads() -> dict[str, float]:
@@ -47,18 +89,11 @@ def uncalibrated_spreads() -> dict[str, float]:
 def current_spreads() -> dict[str, float]:
     """Spreads in force for the calibrated effects: the shipped calibration's ``variability`` if any, else the
     population model's defaults (and :data:`FALLBACK_SPREADS` for effects it does not have)."""
-    import json
-    from importlib import resources
-
     from ketasim.population.variability import default_variability
 
     defaults = {e.target: e.spread.value for e in default_variability()}
     out = {name: defaults.get(name, FALLBACK_SPREADS.get(name, 0.0)) for name in CALIBRATED_SPREADS}
-    try:
-        text = resources.files("ketasim").joinpath("data", "calibrated.json").read_text()
-    except (FileNotFoundError, ModuleNotFoundError):
-        return out
-    shipped = json.loads(text).get("variability", {})
+    shipped = _shipped_record().get("variability", {})
     out.update({k: float(v["omega"]) for k, v in shipped.items() if k in CALIBRATED_SPREADS})
     return out
 
@@ -85,27 +120,30 @@ class Cohort:
     def weight_kg(self) -> np.ndarray:
         return self.base.weight_kg
 
-    def patients(self, params: np.ndarray | None = None, spreads: dict[str, float] | None = None) -> VirtualPatients:
-        """The enrolled patients with typical values ``params`` and spreads ``spreads`` (same coordinates)."""
-        if params is None and spreads is None:
+    def patients(self, params: np.ndarray | None = None, spreads: dict[str, float] | None = None,
+                 chronic_load: float | None = None) -> VirtualPatients:
+        """The enrolled patients with typical values ``params``, spreads ``spreads`` and typical chronic load
+        ``chronic_load`` (same coordinates; ``None``: the values in force)."""
+        if params is None and spreads is None and chronic_load is None:
             return self.base
-        return _draw(self.population, self.seed, self.n_drawn, params, spreads).take(self.rows)
+        return _draw(self.population, self.seed, self.n_drawn, params, spreads, chronic_load).take(self.rows)
 
     def subset(self, rows: np.ndarray) -> Cohort:
         """The cohort restricted to its rows ``rows`` (positions among the enrolled)."""
         return replace(self, rows=self.rows[rows], base=self.base.take(rows))
 
 
-def _typical_patient(population: PopulationSpec) -> Patient:
-    return Patient(baseline_madrs=population.baseline_madrs_mean)
+def _typical_patient(population: PopulationSpec, chronic_load: float) -> Patient:
+    return Patient(baseline_madrs=population.baseline_madrs_mean, chronic_load=chronic_load)
 
 
 def _draw(population: PopulationSpec, seed: int, n: int, params: np.ndarray | None,
-          spreads: dict[str, float] | None) -> VirtualPatients:
+          spreads: dict[str, float] | None, chronic_load: float | None = None) -> VirtualPatients:
+    load = current_trial_load() if chronic_load is None else float(chronic_load)
     sp = dict(current_spreads() if spreads is None else spreads)
     extra = {k: sp.pop(k) for k in EXTRA_EFFECTS if k in sp}
     sp["baseline_madrs"] = population.baseline_madrs_sd
-    vp = sample_patients(n, seed, params=params, variability=sp, patient=_typical_patient(population),
+    vp = sample_patients(n, seed, params=params, variability=sp, patient=_typical_patient(population, load),
                          covariates=dict(population.covariates) or None)
     if extra:
         z = np.random.default_rng([seed, 5]).standard_normal((n, len(EXTRA_EFFECTS)))
@@ -117,7 +155,7 @@ def _draw(population: PopulationSpec, seed: int, n: int, params: np.ndarray | No
 
 
 def enrol(population: PopulationSpec, n: int, seed: int, *, params: np.ndarray | None = None,
-          spreads: dict[str, float] | None = None) -> Cohort:
+          spreads: dict[str, float] | None = None, chronic_load: float | None = None) -> Cohort:
     """``n`` virtual patients of ``population``: drawn with ``seed``, kept if their untreated MADRS lies in the
     inclusion range (the first ``n`` who do; the same patients for any parameters)."""
     from scipy.stats import norm
@@ -127,7 +165,7 @@ def enrol(population: PopulationSpec, n: int, seed: int, *, params: np.ndarray |
     p_in = max(norm.cdf((hi - m) / s) - norm.cdf((lo - m) / s), 0.05)
     n_draw = max(int(math.ceil(1.2 * n / p_in)) + 16, n)
     while True:
-        drawn = _draw(population, seed, n_draw, params, spreads)
+        drawn = _draw(population, seed, n_draw, params, spreads, chronic_load)
         ok = np.flatnonzero((drawn.baseline_madrs >= lo) & (drawn.baseline_madrs <= hi))
         if ok.size >= n or n == 0:
             rows = ok[:n]

@@ -98,7 +98,8 @@ def _censor_days(study: Study, n: int, seed: int) -> np.ndarray | None:
 
 def simulate_study_scores(study: Study, cohort: Cohort, *, params: np.ndarray | None = None,
                           spreads: dict[str, float] | None = None, measurement: MeasurementModel | None = None,
-                          simulate: Callable[..., np.ndarray] | None = None) -> tuple[dict[str, ArmScores], np.ndarray]:
+                          simulate: Callable[..., np.ndarray] | None = None, chronic_load: float | None = None,
+                          ) -> tuple[dict[str, ArmScores], np.ndarray]:
     """Observed scores per arm and the arm allocation of every enrolled patient.
 
     ``simulate`` (default :func:`ketasim.trials.cohort.model_madrs`) gives the model MADRS at the visits.
@@ -108,7 +109,7 @@ def simulate_study_scores(study: Study, cohort: Cohort, *, params: np.ndarray | 
     noise = MeasurementNoise.draw(cohort.n, days.size, np.random.default_rng([cohort.seed, 2]))
     alloc = _allocation(study, cohort.n, cohort.seed)
     arm_names = study.randomisation.arms if study.randomisation else (study.arms[0].name,)
-    patients = cohort.patients(params, spreads)
+    patients = cohort.patients(params, spreads, chronic_load)
     arms: dict[str, ArmScores] = {}
     for k, name in enumerate(arm_names):
         rows = np.flatnonzero(alloc == k)
@@ -231,11 +232,13 @@ def compute_outcome(study: Study, spec: OutcomeSpec, arms: dict[str, ArmScores],
 
 def run_study(study: Study, n_patients: int = DEFAULT_PATIENTS, seed: int = 0, *, params: np.ndarray | None = None,
               spreads: dict[str, float] | None = None, measurement: MeasurementModel | None = None,
-              cohort: Cohort | None = None, intervals: bool = True) -> StudyResult:
-    """Simulate ``study`` with ``n_patients`` enrolled virtual patients."""
+              cohort: Cohort | None = None, intervals: bool = True, chronic_load: float | None = None) -> StudyResult:
+    """Simulate ``study`` with ``n_patients`` enrolled virtual patients (``chronic_load``: their typical chronic
+    load, default the one in force)."""
     cohort = cohort or enrol(study.population, n_patients, seed)
     measurement = measurement or MeasurementModel.shipped()
-    arms, _ = simulate_study_scores(study, cohort, params=params, spreads=spreads, measurement=measurement)
+    arms, _ = simulate_study_scores(study, cohort, params=params, spreads=spreads, measurement=measurement,
+                                    chronic_load=chronic_load)
     eligible: dict[str, np.ndarray] = {}
     randomised: dict[str, np.ndarray] = {}
     if study.randomisation is not None:
@@ -249,10 +252,10 @@ def run_study(study: Study, n_patients: int = DEFAULT_PATIENTS, seed: int = 0, *
 
 def evaluate_study(study: Study, cohort: Cohort, *, params: np.ndarray | None = None,
                    spreads: dict[str, float] | None = None, measurement: MeasurementModel | None = None,
-                   intervals: bool = True) -> StudyResult:
+                   intervals: bool = True, chronic_load: float | None = None) -> StudyResult:
     """:func:`run_study` on an already enrolled cohort (calibration: the same patients every time)."""
     return run_study(study, cohort.n, cohort.seed, params=params, spreads=spreads, measurement=measurement,
-                     cohort=cohort, intervals=intervals)
+                     cohort=cohort, intervals=intervals, chronic_load=chronic_load)
 
 
 def study_seed(study_id: str, seed: int) -> int:
@@ -270,14 +273,16 @@ def target_results(result: StudyResult, targets: dict[str, Target] | None = None
 def run_trials(studies: Sequence[Study] | None = None, n_patients: int | dict[str, int] = DEFAULT_PATIENTS,
                seed: int = 0, *, params: np.ndarray | None = None, spreads: dict[str, float] | None = None,
                measurement: MeasurementModel | None = None, targets: dict[str, Target] | None = None,
-               progress: Callable[[str], None] | None = None) -> tuple[list[StudyResult], list[TargetResult]]:
+               progress: Callable[[str], None] | None = None, chronic_load: float | None = None,
+               ) -> tuple[list[StudyResult], list[TargetResult]]:
     """Run every study (default: the built-in ones) and line their outcomes up with the targets."""
     studies = list(BUILTIN_STUDIES.values()) if studies is None else list(studies)
     results: list[StudyResult] = []
     rows: list[TargetResult] = []
     for st in studies:
         n = n_patients.get(st.id, DEFAULT_PATIENTS) if isinstance(n_patients, dict) else n_patients
-        res = run_study(st, n, study_seed(st.id, seed), params=params, spreads=spreads, measurement=measurement)
+        res = run_study(st, n, study_seed(st.id, seed), params=params, spreads=spreads, measurement=measurement,
+                        chronic_load=chronic_load)
         results.append(res)
         rows.extend(target_results(res, targets))
         if progress:

@@ -1,7 +1,10 @@
 """``ketasim calibrate``: fit the population response parameters to every clinical target at once.
 
 CMA-ES on the weighted discrepancy between the virtual trials and the published figures, with common
-random numbers (fixed virtual cohorts and rating noise). Writes the calibration (parameters,
+random numbers (fixed virtual cohorts and rating noise), started from the bundled start point
+(``ketasim/data/calibration_start.json``: where the global searches from the declared values led, with
+their provenance) or, with ``--from-declared --coarse-evaluations N``, a global search from the declared
+values. Writes the calibration (parameters,
 variabilities, measurement fluctuation, the targets at the optimum, the discrepancy, the date and the
 command that reproduces it) to ``--out`` (default: the shipped ``ketasim/data/calibrated.json``).
 """
@@ -20,8 +23,8 @@ from rich.table import Table
 from ketasim.errors import PlanError
 from ketasim.interfaces.cli import app
 
-DEFAULT_COARSE = 1000
-DEFAULT_EVALUATIONS = 300
+DEFAULT_COARSE = 0
+DEFAULT_EVALUATIONS = 500
 
 
 @app.command("calibrate")
@@ -36,13 +39,20 @@ def calibrate_command(
                                        "result then depends on the machine's speed)."),
     profile: bool = typer.Option(True, "--profile/--no-profile",
                                  help="Identifiability slices through the optimum (about 100 more evaluations)."),
+    start: Path = typer.Option(None, "--start",
+                               help="Start from this calibration JSON (default: the bundled "
+                                    "ketasim/data/calibration_start.json)."),
+    from_declared: bool = typer.Option(False, "--from-declared",
+                                       help="Start from the declared (assumed) values instead of the start file "
+                                            "(a global search: give --coarse-evaluations, e.g. 1600)."),
     from_shipped: bool = typer.Option(False, "--from-shipped",
-                                      help="Start from the shipped calibration instead of the declared values."),
+                                      help="Start from the shipped calibration instead of the start file."),
     n_patients: int = typer.Option(0, "--n", help="Virtual patients per study (default: 500; SUSTAIN-1 800)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the virtual cohorts (common random numbers)."),
     optimiser_seed: int = typer.Option(1, "--optimiser-seed", help="Seed of CMA-ES."),
     popsize: int = typer.Option(0, "--popsize", help="CMA-ES population size (default: cma's choice)."),
-    sigma: float = typer.Option(0.2, "--sigma", help="CMA-ES initial step in the unit cube of the bounds."),
+    sigma: float = typer.Option(0.2, "--sigma", help="CMA-ES initial step of the coarse search (unit cube)."),
+    fine_sigma: float = typer.Option(0.06, "--fine-sigma", help="CMA-ES initial step of the refinement (unit cube)."),
     studies: str = typer.Option("", "--studies", help="Comma-separated study ids (default: every built-in)."),
     out: Path = typer.Option(None, "--out", help="Where to write the calibration JSON (default: shipped file)."),
 ) -> None:
@@ -51,8 +61,10 @@ def calibrate_command(
         Calibration,
         calibrate_two_phase,
         calibration_record,
+        load_start,
         profile_slices,
         shipped_path,
+        start_path,
         write_record,
     )
     from ketasim.trials.studies import get_study
@@ -65,6 +77,9 @@ def calibrate_command(
         raise PlanError("--minutes", minutes, "a positive number of minutes")
     if n_patients < 0:
         raise PlanError("--n", n_patients, "a positive number of virtual patients")
+    if sum((from_declared, from_shipped, start is not None)) > 1:
+        raise PlanError("--start/--from-declared/--from-shipped", "more than one", "at most one starting point")
+    start_record = None if (from_declared or from_shipped) else load_start(start or start_path())
     chosen = [get_study(s.strip()) for s in studies.split(",") if s.strip()] or None
     console = Console(stderr=True)
     console.print("Setting up the virtual cohorts (common random numbers)...")
@@ -79,12 +94,13 @@ def calibrate_command(
         if coarse_evaluations > 0:
             cal, result = calibrate_two_phase(chosen, n_patients or None, seed,
                                               coarse_evaluations=coarse_evaluations, fine_evaluations=evaluations,
-                                              sigma0=sigma, popsize=popsize or None, optimiser_seed=optimiser_seed,
-                                              max_seconds=minutes * 60.0, from_shipped=from_shipped,
-                                              progress=progress)
+                                              sigma0=sigma, fine_sigma=fine_sigma, popsize=popsize or None,
+                                              optimiser_seed=optimiser_seed, max_seconds=minutes * 60.0,
+                                              from_shipped=from_shipped, start=start_record, progress=progress)
         else:
-            cal = Calibration(studies=chosen, n_patients=n_patients or None, seed=seed, from_shipped=from_shipped)
-            result = cal.run(max_evaluations=evaluations, max_seconds=minutes * 60.0, sigma0=sigma,
+            cal = Calibration(studies=chosen, n_patients=n_patients or None, seed=seed, from_shipped=from_shipped,
+                              start=start_record)
+            result = cal.run(max_evaluations=evaluations, max_seconds=minutes * 60.0, sigma0=fine_sigma,
                              popsize=popsize or None, optimiser_seed=optimiser_seed,
                              progress=lambda n, d, sec: progress("fine", n, d, sec))
         slices = None

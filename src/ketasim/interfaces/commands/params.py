@@ -18,7 +18,9 @@ def params_command(
     layer: str = typer.Option("", help="Only parameters whose layer starts with this (e.g. 'synapses', 'exposure')."),
 ) -> None:
     """Print every model parameter: value, unit, source and status (literature / calibrated / assumed)."""
-    rows = [p for p in all_parameters() if p.layer.startswith(layer)]
+    from ketasim.trials.cohort import trial_parameters
+
+    rows = [p for p in (*all_parameters(), *trial_parameters()) if p.layer.startswith(layer)]
     if as_json:
         typer.echo(json.dumps([p.__dict__ for p in rows], indent=2, default=list))
         return

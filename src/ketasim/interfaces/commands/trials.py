@@ -49,6 +49,9 @@ def trials_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     report: Path = typer.Option(None, "--report", help="Write the validation report to this directory."),
     sensitivity_n: int = typer.Option(64, "--sensitivity-n", help="Sobol base sample size of the report."),
+    other_cohorts: int = typer.Option(4, "--other-cohorts",
+                                      help="The report also reruns every study with this many other cohorts "
+                                           "(seeds after --seed) and shows how often each target is in band."),
 ) -> None:
     """Run virtual trials and compare every figure with its published value and band."""
     from ketasim.trials.runner import REPORT_PATIENTS, run_trials
@@ -68,7 +71,8 @@ def trials_command(
         from ketasim.trials.report import write_report
 
         path = write_report(report, results, rows, seed=seed, sensitivity_n=sensitivity_n,
-                            progress=None if as_json else console)
+                            progress=None if as_json else console,
+                            other_seeds=[seed + k for k in range(1, max(other_cohorts, 0) + 1)])
         if not as_json:
             console.print(f"report written to {path}")
     if as_json:
