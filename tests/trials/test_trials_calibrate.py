@@ -97,3 +97,13 @@ def test_a_bad_start_file_names_the_file_and_field(tmp_path, text, field):
 def test_calibrate_refuses_two_starting_points(tmp_path):
     res = CliRunner().invoke(app, ["calibrate", "--from-declared", "--from-shipped", "--out", str(tmp_path / "x")])
     assert res.exit_code != 0 and isinstance(res.exception, PlanError)
+
+
+def test_bad_weight_names_the_item_and_what_is_allowed(monkeypatch, capsys, tmp_path):
+    from ketasim.interfaces.commands.calibrate import _weights
+
+    assert _weights(["phillips19-maint=2.5"]) == {"phillips19-maint": 2.5}
+    for bad in ("nope=1", "phillips19-maint=x", "phillips19-maint=-1"):
+        with pytest.raises(PlanError) as info:
+            _weights([bad])
+        assert "--weight" in str(info.value) and bad in str(info.value) and "allowed" in str(info.value)

@@ -339,6 +339,7 @@ def calibrate_two_phase(studies: Sequence[Study] | None = None, n_patients: dict
                         fine_evaluations: int = 300, sigma0: float = 0.2, fine_sigma: float = 0.06,
                         popsize: int | None = None, optimiser_seed: int = 1, max_seconds: float = 27 * 60.0,
                         from_shipped: bool = False, coarse_claims_weight: float = 1.0, start: dict | None = None,
+                        weights: dict[str, float] | None = None,
                         progress: Callable[[str, int, float, float], None] | None = None,
                         ) -> tuple[Calibration, CalibrationResult]:
     """Global search on smaller cohorts, then refinement on the full cohorts (both CMA-ES, same seeds).
@@ -349,9 +350,10 @@ def calibrate_two_phase(studies: Sequence[Study] | None = None, n_patients: dict
     (best point, start, history) is that of the full cohorts; its ``start`` is the declared values on them.
     """
     t0 = time.perf_counter()
-    fine = Calibration(studies=studies, n_patients=n_patients, seed=seed, from_shipped=from_shipped, start=start)
+    fine = Calibration(studies=studies, n_patients=n_patients, seed=seed, from_shipped=from_shipped, start=start,
+                       weights=weights)
     coarse = Calibration(studies=studies, n_patients=scaled_patients(fine.n_patients, coarse_fraction), seed=seed,
-                         from_shipped=from_shipped, claims_weight=coarse_claims_weight, start=start)
+                         from_shipped=from_shipped, claims_weight=coarse_claims_weight, start=start, weights=weights)
 
     def relay(phase: str, offset: int):
         return None if progress is None else (lambda n, d, sec: progress(phase, offset + n, d, sec))
@@ -469,6 +471,7 @@ def calibration_record(cal: Calibration, result: CalibrationResult, command: str
         "phases": result.phases,
         "seed": cal.seed,
         "n_patients": cal.n_patients,
+        "weights": dict(cal.weights),
         "parameters": {f.name: {"value": float(params[IDX[f.name]]), "date": today, "bounds": [f.lower, f.upper]}
                        for f in cal.free if f.kind == "typical"},
         "variability": {name: {"omega": float(v), "date": today} for name, v in sorted(omegas.items())},

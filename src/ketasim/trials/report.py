@@ -399,10 +399,11 @@ def report_markdown(results: Sequence[StudyResult], rows: Sequence[TargetResult]
     if record:
         lines += [f"- date: {record.get('date')}; command: `{record.get('command')}`",
                   f"- method: {record.get('method')}",
-                  f"- discrepancy: {record.get('discrepancy_start')} at the declared values -> "
+                  f"- discrepancy: {record.get('discrepancy_start')} at the search's start -> "
                   f"{record.get('discrepancy')} ({record.get('evaluations')} evaluations, "
                   f"{record.get('seconds')} s, stop: {record.get('stop_reason')})",
                   f"- virtual patients per study during calibration: {record.get('n_patients')}",
+                  f"- target weights in the discrepancy (others 1): {record.get('weights') or 'none'}",
                   "- the seed text's qualitative claims (``ketasim.trials.constraints``) as penalised constraints: "
                   f"penalty {record.get('claims_penalty')}; " + _closest_claims(record.get("claims_margins", {})), "",
                   "| calibrated | value | bounds | at a bound |", "|---|---|---|---|"]

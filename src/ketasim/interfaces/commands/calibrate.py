@@ -54,6 +54,8 @@ def calibrate_command(
     sigma: float = typer.Option(0.2, "--sigma", help="CMA-ES initial step of the coarse search (unit cube)."),
     fine_sigma: float = typer.Option(0.06, "--fine-sigma", help="CMA-ES initial step of the refinement (unit cube)."),
     studies: str = typer.Option("", "--studies", help="Comma-separated study ids (default: every built-in)."),
+    weight: list[str] = typer.Option(None, "--weight",
+                                     help="TARGET=W: weight of one target in the discrepancy (default 1; repeatable)."),
     out: Path = typer.Option(None, "--out", help="Where to write the calibration JSON (default: shipped file)."),
 ) -> None:
     """Calibrate the response parameters, their variabilities and the symptom fluctuation to the targets."""
@@ -80,6 +82,7 @@ def calibrate_command(
     if sum((from_declared, from_shipped, start is not None)) > 1:
         raise PlanError("--start/--from-declared/--from-shipped", "more than one", "at most one starting point")
     start_record = None if (from_declared or from_shipped) else load_start(start or start_path())
+    weights = _weights(weight or [])
     chosen = [get_study(s.strip()) for s in studies.split(",") if s.strip()] or None
     console = Console(stderr=True)
     console.print("Setting up the virtual cohorts (common random numbers)...")
@@ -96,10 +99,11 @@ def calibrate_command(
                                               coarse_evaluations=coarse_evaluations, fine_evaluations=evaluations,
                                               sigma0=sigma, fine_sigma=fine_sigma, popsize=popsize or None,
                                               optimiser_seed=optimiser_seed, max_seconds=minutes * 60.0,
-                                              from_shipped=from_shipped, start=start_record, progress=progress)
+                                              from_shipped=from_shipped, start=start_record, weights=weights,
+                                              progress=progress)
         else:
             cal = Calibration(studies=chosen, n_patients=n_patients or None, seed=seed, from_shipped=from_shipped,
-                              start=start_record)
+                              start=start_record, weights=weights)
             result = cal.run(max_evaluations=evaluations, max_seconds=minutes * 60.0, sigma0=fine_sigma,
                              popsize=popsize or None, optimiser_seed=optimiser_seed,
                              progress=lambda n, d, sec: progress("fine", n, d, sec))
@@ -122,3 +126,22 @@ def calibrate_command(
     if "time budget" in result.stop_reason:
         Console().print("[yellow]stopped by the time limit before the evaluation budget: the result depends on this "
                         "machine's speed; rerun with more --minutes to reproduce the shipped set exactly[/yellow]")
+
+
+def _weights(items: list[str]) -> dict[str, float]:
+    """``["id=w", ...]`` -> ``{id: w}``; names the bad item and what is allowed."""
+    from ketasim.trials.targets import TARGETS_BY_ID
+
+    out: dict[str, float] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if name.strip() not in TARGETS_BY_ID:
+            raise PlanError("--weight", item, "TARGET=W with TARGET one of " + ", ".join(TARGETS_BY_ID))
+        try:
+            w = float(value)
+        except ValueError:
+            w = float("nan")
+        if not (w >= 0.0 and w < float("inf")):
+            raise PlanError("--weight", item, "TARGET=W with W a finite number >= 0")
+        out[name.strip()] = w
+    return out
