@@ -13,6 +13,7 @@ Internal time unit: hours. Status is one of ``literature`` (value from a paper),
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -148,13 +149,26 @@ N_RESPONSE_PARAMETERS = len(RESPONSE_PARAMETERS)
 CALIBRATED_FILE = "calibrated.json"
 
 
-def _load_calibrated() -> dict[str, dict]:
-    """Calibrated values shipped in ``ketasim/data/calibrated.json`` (empty if none shipped yet)."""
+@functools.cache
+def _shipped_text() -> str:
     try:
-        text = resources.files("ketasim").joinpath("data", CALIBRATED_FILE).read_text()
+        return resources.files("ketasim").joinpath("data", CALIBRATED_FILE).read_text()
     except (FileNotFoundError, ModuleNotFoundError):
-        return {}
-    return json.loads(text).get("parameters", {})
+        return "{}"
+
+
+def shipped_calibration() -> dict:
+    """The shipped calibration record ``ketasim/data/calibrated.json`` (``{}`` if none is shipped).
+
+    The one reader of that file: the response parameters, spreads, measurement model and trial population in
+    force all come from here. The file is read once per process; each call returns a fresh copy.
+    """
+    return json.loads(_shipped_text())
+
+
+def _load_calibrated() -> dict[str, dict]:
+    """Calibrated response parameters of the shipped record (empty if none shipped yet)."""
+    return shipped_calibration().get("parameters", {})
 
 
 def response_parameters() -> tuple[Parameter, ...]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from ketasim.trials.report import MISS_NOTES, other_cohorts, write_report
 from ketasim.trials.runner import run_trials
 from ketasim.trials.sensitivity import OUTCOMES, sobol_sensitivity
@@ -67,3 +69,13 @@ def test_values_at_a_bound_are_flagged():
     assert _at_bound(0.101, [0.1, 1.0]) == "lower"
     assert _at_bound(0.001, [0.0, 1.0]) == "lower"
     assert _at_bound(0.5, [0.0, 1.0]) == "" and _at_bound(0.5, None) == ""
+
+
+def test_share_at_the_load_cap_grows_with_the_typical_load():
+    from ketasim.population.patients import load_cap
+    from ketasim.trials.cohort import enrol, share_at_load_cap
+
+    cohort = enrol(BUILTIN_STUDIES["wilkinson17"].population, 300, 1)
+    low, high = (cohort.patients(chronic_load=v) for v in (0.1, 1.5))
+    assert 0.0 <= share_at_load_cap(low) < share_at_load_cap(high) <= 1.0
+    assert np.all(high.chronic_load <= load_cap(high.baseline_madrs, high.params) * (1 + 1e-12))

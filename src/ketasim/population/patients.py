@@ -38,6 +38,16 @@ from ketasim.population.variability import (
 
 BLOCK = 1024
 MAX_LOAD_SHARE = 0.9
+
+
+def load_cap(baseline_madrs: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """Largest chronic load a baseline allows: ``beta L`` at most ``MAX_LOAD_SHARE`` of the deficit
+    ``(MADRS0 - floor) / kappa`` (load units; 0 when the baseline is at the floor)."""
+    cap = MAX_LOAD_SHARE * (baseline_madrs - params[:, IDX["madrs_floor"]]) / (
+        params[:, IDX["kappa"]] * np.maximum(params[:, IDX["beta"]], 1e-12))
+    return np.maximum(cap, 0.0)
+
+
 PARAM_NAMES: tuple[str, ...] = tuple(p.name for p in RESPONSE_PARAMETERS)
 PATIENT_COLUMNS = ("patient", "weight_kg", "age", "sex", "baseline_madrs", "chronic_load", "acute_load_scale",
                    "pk_cl", "pk_v", "pk_ka")
@@ -192,9 +202,7 @@ def _block(seed: int, b: int, effects: tuple[RandomEffect, ...], chol: np.ndarra
             params[:, IDX[e.target]] = e.apply(base[IDX[e.target]], z[:, j])
         else:
             out[e.target] = e.apply(out[e.target], z[:, j])
-    cap = MAX_LOAD_SHARE * (out["baseline_madrs"] - params[:, IDX["madrs_floor"]]) / (
-        params[:, IDX["kappa"]] * np.maximum(params[:, IDX["beta"]], 1e-12))
-    out["chronic_load"] = np.minimum(out["chronic_load"], np.maximum(cap, 0.0))
+    out["chronic_load"] = np.minimum(out["chronic_load"], load_cap(out["baseline_madrs"], params))
     out.update(params=params, weight_kg=weight, age=age, sex=np.where(female, "female", "male"), latent=z)
     return out
 

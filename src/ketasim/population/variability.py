@@ -158,14 +158,9 @@ def calibrated_spreads() -> dict[str, tuple[float, str]]:
     (``{target: {"omega": w, "date": d}}``, written by ``ketasim.trials.calibrate``); only targets of
     :data:`RESPONSE_EFFECTS` are used. Empty when no calibration is shipped.
     """
-    import json
-    from importlib import resources
+    from ketasim.parameters import shipped_calibration
 
-    try:
-        text = resources.files("ketasim").joinpath("data", "calibrated.json").read_text()
-    except (FileNotFoundError, ModuleNotFoundError):
-        return {}
-    shipped = json.loads(text).get("variability", {})
+    shipped = shipped_calibration().get("variability", {})
     known = {e.target for e in RESPONSE_EFFECTS}
     return {k: (float(v["omega"]), str(v.get("date", ""))) for k, v in shipped.items() if k in known}
 

@@ -41,19 +41,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ketasim.errors import KetasimError
-from ketasim.parameters import IDX, RESPONSE_PARAMETERS, default_vector
-from ketasim.trials.cohort import (
-    TRIAL_CHRONIC_LOAD,
-    Cohort,
-    current_spreads,
-    current_trial_load,
-    enrol,
-    uncalibrated_spreads,
-    uncalibrated_trial_load,
-)
+from ketasim.errors import KetasimError, PlanError
+from ketasim.parameters import IDX, RESPONSE_PARAMETERS, shipped_calibration
+from ketasim.trials.cohort import TRIAL_CHRONIC_LOAD, Cohort, enrol, uncalibrated_spreads
 from ketasim.trials.constraints import claims_penalty
-from ketasim.trials.measurement import MeasurementModel
+from ketasim.trials.measurement import MEASUREMENT_FIELDS, MeasurementModel
 from ketasim.trials.runner import StudyResult, TargetResult, evaluate_study, study_seed, target_results
 from ketasim.trials.studies import BUILTIN_STUDIES, Study
 
@@ -178,10 +170,11 @@ def uncalibrated_vector() -> np.ndarray:
 class Calibration:
     """The calibration problem: studies with fixed cohorts (common random numbers) and the free parameters.
 
-    The starting point is, in order of precedence: ``start`` (a start record, see :func:`load_start`; the
-    command's default is the bundled :func:`start_path`), the values in force (``from_shipped=True``), or the
-    model as declared, without the shipped calibration. None of them reads the shipped calibration unless asked,
-    so a clean checkout reproduces the shipped set.
+    The starting point is a record with the sections of a calibration record: the shipped calibration
+    (``from_shipped=True``), ``start`` (see :func:`load_start`; the command's default is the bundled
+    :func:`start_path`), or none (the model as declared); values it does not name are the declared ones, and
+    ``base``, ``base_omegas`` and ``base_measurement`` override it. The shipped calibration is read only when
+    asked, so a clean checkout reproduces the shipped set.
     """
 
     def __init__(self, free: Sequence[FreeParameter] = FREE_PARAMETERS, studies: Sequence[Study] | None = None,
@@ -198,25 +191,19 @@ class Calibration:
         self.seed = seed
         self.weights = weights or {}
         self.claims_weight = claims_weight
-        if base is None:
-            base = default_vector() if from_shipped else uncalibrated_vector()
-        self.base = np.asarray(base, dtype=float)
-        if base_omegas is None:
-            base_omegas = current_spreads() if from_shipped else uncalibrated_spreads()
-        self.base_omegas = dict(base_omegas)
-        if base_measurement is None:
-            base_measurement = MeasurementModel.shipped() if from_shipped else MeasurementModel()
-        self.base_measurement = base_measurement
-        self.base_load = current_trial_load() if from_shipped else uncalibrated_trial_load()
-        if start is not None:
-            self.base = uncalibrated_vector()
-            for name, entry in start.get("parameters", {}).items():
-                self.base[IDX[name]] = float(entry["value"])
-            self.base_omegas = uncalibrated_spreads()
-            self.base_omegas.update({k: float(v["omega"]) for k, v in start.get("variability", {}).items()})
-            self.base_measurement = MeasurementModel().with_values(
-                {k: float(v["value"]) for k, v in start.get("measurement", {}).items()})
-            self.base_load = float(start.get("population", {}).get("chronic_load", {}).get("value", self.base_load))
+        record = shipped_calibration() if from_shipped else (start or {})
+        vector = uncalibrated_vector()
+        for name, entry in record.get("parameters", {}).items():
+            vector[IDX[name]] = float(entry["value"])
+        self.base = np.asarray(vector if base is None else base, dtype=float)
+        omegas = uncalibrated_spreads()
+        omegas.update({k: float(v["omega"]) for k, v in record.get("variability", {}).items()})
+        self.base_omegas = dict(omegas if base_omegas is None else base_omegas)
+        meas = MeasurementModel().with_values({k: float(v["value"]) for k, v in record.get("measurement", {}).items()
+                                               if k in MEASUREMENT_FIELDS})
+        self.base_measurement = meas if base_measurement is None else base_measurement
+        self.base_load = float(record.get("population", {}).get("chronic_load", {}).get("value",
+                                                                                       TRIAL_CHRONIC_LOAD.value))
         self.cohorts: dict[str, Cohort] = {s.id: enrol(s.population, self.n_patients[s.id], study_seed(s.id, seed))
                                            for s in self.studies}
 
@@ -347,7 +334,7 @@ def calibrate_two_phase(studies: Sequence[Study] | None = None, n_patients: dict
     Phase 1 explores with ``coarse_fraction`` of the virtual patients (cheaper, noisier figures) and a milder
     claims penalty (``coarse_claims_weight``, so that the search can cross points that bend a claim); phase 2
     restarts CMA-ES from its best point with a small step on the full cohorts and the full penalty. The result
-    (best point, start, history) is that of the full cohorts; its ``start`` is the declared values on them.
+    (best point, start, history) is that of the full cohorts; its ``start`` is the starting point on them.
     """
     t0 = time.perf_counter()
     fine = Calibration(studies=studies, n_patients=n_patients, seed=seed, from_shipped=from_shipped, start=start,
@@ -516,10 +503,6 @@ def load_start(path: str | Path) -> dict:
 
     Raises :class:`~ketasim.errors.PlanError` naming the file, the field, the value and what is allowed.
     """
-    import math as _math
-
-    from ketasim.errors import PlanError
-
     p = Path(path)
     try:
         record = json.loads(p.read_text())
@@ -530,8 +513,7 @@ def load_start(path: str | Path) -> dict:
                         line=exc.lineno) from None
     if not isinstance(record, dict):
         raise PlanError("start record", type(record).__name__, "a JSON object", file=str(p))
-    known = {"parameters": set(IDX), "variability": None, "measurement": {"fluctuation_sd", "fluctuation_tau",
-                                                                          "noise_scale"},
+    known = {"parameters": set(IDX), "variability": None, "measurement": set(MEASUREMENT_FIELDS),
              "population": {"chronic_load"}}
     for section, key in START_SECTIONS.items():
         for name, entry in record.get(section, {}).items():
@@ -539,7 +521,7 @@ def load_start(path: str | Path) -> dict:
             if known[section] is not None and name not in known[section]:
                 raise PlanError(field, name, ", ".join(sorted(known[section])), file=str(p))
             value = entry.get(key) if isinstance(entry, dict) else None
-            if not isinstance(value, (int, float)) or not _math.isfinite(value) or value < 0:
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise PlanError(f"{field}.{key}", value, "a finite number >= 0", file=str(p))
     return record
 

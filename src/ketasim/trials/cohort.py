@@ -21,8 +21,8 @@ from ketasim.dosing.plan import LifestylePeriod, Patient, Plan
 from ketasim.dynamics import ALL_ON, N_STATES, SG, SM, SN
 from ketasim.engine.compile import PKVariability, compile_plan
 from ketasim.engine.integrate import integrate_one
-from ketasim.parameters import HOURS_PER_DAY, IDX, RESPONSE_PARAMETERS, Parameter
-from ketasim.population.patients import VirtualPatients, sample_patients
+from ketasim.parameters import HOURS_PER_DAY, IDX, RESPONSE_PARAMETERS, Parameter, shipped_calibration
+from ketasim.population.patients import VirtualPatients, load_cap, sample_patients
 from ketasim.symptoms.madrs import madrs
 from ketasim.trials.studies import PopulationSpec
 
@@ -44,14 +44,9 @@ TRIAL_CHRONIC_LOAD = Parameter(
     "typical chronic load of the virtual trials' patients (median of the log-normal)", "population", (0.1, 1.5))
 
 
-def uncalibrated_trial_load() -> float:
-    """The typical chronic load of trial patients as declared (no shipped calibration)."""
-    return TRIAL_CHRONIC_LOAD.value
-
-
 def current_trial_load() -> float:
     """The typical chronic load of trial patients in force: the shipped calibration's if any."""
-    shipped = _shipped_record().get("population", {}).get("chronic_load")
+    shipped = shipped_calibration().get("population", {}).get("chronic_load")
     return float(shipped["value"]) if shipped else TRIAL_CHRONIC_LOAD.value
 
 
@@ -59,23 +54,13 @@ def trial_parameters() -> tuple[Parameter, ...]:
     """The parameters of the virtual trials' population and measurement, as in force (calibrated when shipped)."""
     from ketasim.trials.measurement import MEASUREMENT_PARAMETERS
 
-    record = _shipped_record()
+    record = shipped_calibration()
     fitted = dict(record.get("measurement", {}))
     if "chronic_load" in record.get("population", {}):
         fitted[TRIAL_CHRONIC_LOAD.name] = record["population"]["chronic_load"]
     return tuple(replace(p, value=float(fitted[p.name]["value"]), status="calibrated",
                          source=f"calibrated {fitted[p.name].get('date', '')} by ketasim calibrate ({p.source})")
                  if p.name in fitted else p for p in (TRIAL_CHRONIC_LOAD, *MEASUREMENT_PARAMETERS))
-
-
-def _shipped_record() -> dict:
-    import json
-    from importlib import resources
-
-    try:
-        return json.loads(resources.files("ketasim").joinpath("data", "calibrated.json").read_text())
-    except (FileNotFoundError, ModuleNotFoundError):
-        return {}
 
 
 def uncalibrated_spreads() -> dict[str, float]:
@@ -86,6 +71,13 @@ def uncalibrated_spreads() -> dict[str, float]:
     return {name: declared.get(name, FALLBACK_SPREADS.get(name, 0.0)) for name in CALIBRATED_SPREADS}
 
 
+def share_at_load_cap(patients: VirtualPatients) -> float:
+    """Share of ``patients`` whose chronic load is the largest their baseline allows
+    (:func:`~ketasim.population.patients.load_cap`, where the sampler caps it)."""
+    cap = load_cap(patients.baseline_madrs, patients.params)
+    return float(np.mean(patients.chronic_load >= cap * (1.0 - 1e-9))) if len(patients) else float("nan")
+
+
 def current_spreads() -> dict[str, float]:
     """Spreads in force for the calibrated effects: the shipped calibration's ``variability`` if any, else the
     population model's defaults (and :data:`FALLBACK_SPREADS` for effects it does not have)."""
@@ -93,7 +85,7 @@ def current_spreads() -> dict[str, float]:
 
     defaults = {e.target: e.spread.value for e in default_variability()}
     out = {name: defaults.get(name, FALLBACK_SPREADS.get(name, 0.0)) for name in CALIBRATED_SPREADS}
-    shipped = _shipped_record().get("variability", {})
+    shipped = shipped_calibration().get("variability", {})
     out.update({k: float(v["omega"]) for k, v in shipped.items() if k in CALIBRATED_SPREADS})
     return out
 

@@ -21,13 +21,11 @@ errors whatever the model parameters are (common random numbers for calibration)
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
-from importlib import resources
 
 import numpy as np
 
-from ketasim.parameters import Parameter
+from ketasim.parameters import Parameter, shipped_calibration
 from ketasim.symptoms.scales import get_scale, madrs_to
 
 FLUCTUATION_SD = Parameter(
@@ -41,6 +39,8 @@ FLUCTUATION_TAU = Parameter(
     "correlation time of a patient's symptom fluctuation", "measurement", (1.0, 90.0))
 
 MEASUREMENT_PARAMETERS: tuple[Parameter, ...] = (FLUCTUATION_SD, FLUCTUATION_TAU)
+#: Fields of :class:`MeasurementModel` that a calibration record may set.
+MEASUREMENT_FIELDS: tuple[str, ...] = ("fluctuation_sd", "fluctuation_tau", "noise_scale")
 
 
 @dataclass(frozen=True)
@@ -60,22 +60,12 @@ class MeasurementModel:
     @classmethod
     def shipped(cls) -> MeasurementModel:
         """The measurement model in force: defaults with the shipped calibration applied."""
-        values = _load_calibrated_measurement()
-        model = cls()
-        known = {"fluctuation_sd", "fluctuation_tau", "noise_scale"}
-        return replace(model, **{k: float(v["value"]) for k, v in values.items() if k in known})
+        values = shipped_calibration().get("measurement", {})
+        return replace(cls(), **{k: float(v["value"]) for k, v in values.items() if k in MEASUREMENT_FIELDS})
 
     def with_values(self, values: dict[str, float]) -> MeasurementModel:
         """Copy with the named values replaced (names as the fields)."""
         return replace(self, **{k: float(v) for k, v in values.items()})
-
-
-def _load_calibrated_measurement() -> dict[str, dict]:
-    try:
-        text = resources.files("ketasim").joinpath("data", "calibrated.json").read_text()
-    except (FileNotFoundError, ModuleNotFoundError):
-        return {}
-    return json.loads(text).get("measurement", {})
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ketasim.parameters import shipped_calibration
 from ketasim.trials import endpoints as E
 from ketasim.trials.calibrate import OMEGA_MAX
-from ketasim.trials.runner import StudyResult, TargetResult, _relapse_times, _selected, _visit_index
+from ketasim.trials.runner import StudyResult, TargetResult, _relapse_times, _selected, _visit_index, run_trials
 from ketasim.trials.targets import TARGETS_BY_ID
 
 FIG_DIR = "validation"
@@ -73,15 +74,6 @@ def _fmt(x: float | None) -> str:
     if x is None or not np.isfinite(x):
         return "n/a"
     return f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
-
-
-def _shipped_record() -> dict:
-    from importlib import resources
-
-    try:
-        return json.loads(resources.files("ketasim").joinpath("data", "calibrated.json").read_text())
-    except (FileNotFoundError, ModuleNotFoundError, json.JSONDecodeError):
-        return {}
 
 
 # --- figures ------------------------------------------------------------------------------------------
@@ -323,8 +315,6 @@ def other_cohorts(results: Sequence[StudyResult], seeds: Sequence[int]) -> dict[
     The shipped parameters were fitted on cohorts of their own; a figure that passes only for one cohort sits
     too close to its band's edge for the Monte-Carlo error of that many patients.
     """
-    from ketasim.trials.runner import run_trials
-
     studies = [res.study for res in results]
     n = {res.study.id: res.n_patients for res in results}
     out: dict[str, list[bool]] = {}
@@ -344,6 +334,16 @@ def _miss_text(r: TargetResult) -> str:
         what = f"simulated {_fmt(e.value)} {t.unit} is {side} the band {_fmt(t.band[0])}-{_fmt(t.band[1])}"
     note = MISS_NOTES.get(t.id, "")
     return f"- **{t.id}**: {what}. {note}".rstrip()
+
+
+def _share_at_load_cap(results: Sequence[StudyResult]) -> float:
+    """Pooled over the studies: the share of enrolled patients at the chronic-load cap."""
+    from ketasim.trials.cohort import enrol, share_at_load_cap
+
+    shares = [(share_at_load_cap(enrol(r.study.population, r.n_patients, r.seed).patients()), r.n_patients)
+              for r in results]
+    total = sum(n for _, n in shares)
+    return sum(s * n for s, n in shares) / total if total else float("nan")
 
 
 def _at_bound(value: float, bounds, tol: float = 0.02) -> str:
@@ -404,6 +404,8 @@ def report_markdown(results: Sequence[StudyResult], rows: Sequence[TargetResult]
                   f"{record.get('seconds')} s, stop: {record.get('stop_reason')})",
                   f"- virtual patients per study during calibration: {record.get('n_patients')}",
                   f"- target weights in the discrepancy (others 1): {record.get('weights') or 'none'}",
+                  f"- trial patients carrying the largest chronic load their baseline allows (90% of the deficit): "
+                  f"{100 * _share_at_load_cap(results):.0f}% of this run's enrolled virtual patients",
                   "- the seed text's qualitative claims (``ketasim.trials.constraints``) as penalised constraints: "
                   f"penalty {record.get('claims_penalty')}; " + _closest_claims(record.get("claims_margins", {})), "",
                   "| calibrated | value | bounds | at a bound |", "|---|---|---|---|"]
@@ -510,7 +512,7 @@ def write_report(directory: str | Path, results: Sequence[StudyResult], rows: Se
         figures[f"study:{res.study.id}"] = f"{FIG_DIR}/study_{res.study.id}.png"
         if plot_relapse(res, figdir / f"relapse_{res.study.id}.png"):
             figures[f"relapse:{res.study.id}"] = f"{FIG_DIR}/relapse_{res.study.id}.png"
-    record = _shipped_record()
+    record = shipped_calibration()
     slices = record.get("identifiability", {}).get("slices") if record else None
     if slices:
         plot_identifiability(slices, figdir / "identifiability.png")

@@ -4,9 +4,9 @@ CMA-ES on the weighted discrepancy between the virtual trials and the published 
 random numbers (fixed virtual cohorts and rating noise), started from the bundled start point
 (``ketasim/data/calibration_start.json``: where the global searches from the declared values led, with
 their provenance) or, with ``--from-declared --coarse-evaluations N``, a global search from the declared
-values. Writes the calibration (parameters,
-variabilities, measurement fluctuation, the targets at the optimum, the discrepancy, the date and the
-command that reproduces it) to ``--out`` (default: the shipped ``ketasim/data/calibrated.json``).
+values. Writes the calibration (parameters, variabilities, measurement fluctuation, the targets at the
+optimum, the discrepancy, the date and the command that reproduces it) to ``--out`` (default: the
+shipped ``ketasim/data/calibrated.json``).
 """
 
 from __future__ import annotations
