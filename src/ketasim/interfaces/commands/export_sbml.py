@@ -1,6 +1,6 @@
 """``ketasim export-sbml PLAN.yaml -o model.xml``: the plan's whole model as SBML Level 3 Version 2.
 
-The document (see :mod:`ketasim.interfaces.sbml`) holds the PK compartments and reactions, the
+The document (see :mod:`ketasim.formats.sbml`) holds the PK compartments and reactions, the
 effect sites, occupancy, the nine response states, MADRS and the plan's doses and sessions as
 events, with every parameter's unit, source and status; any SBML tool (COPASI, libRoadRunner,
 tellurium) can simulate it. Time in hours from the plan start.
@@ -26,7 +26,7 @@ def export_sbml_command(
     import libsbml
 
     from ketasim.dosing.planfile import load_plan
-    from ketasim.interfaces.sbml import OFF_LABEL_NOTE, to_sbml
+    from ketasim.formats.sbml import OFF_LABEL_NOTE, to_sbml
 
     plan = load_plan(plan_file)
     xml = to_sbml(plan)

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from ketasim import DISCLAIMER
 from ketasim.dosing.plan import Dose, LifeEvent, LifestylePeriod, OtherTreatment, Patient, Plan
-from ketasim.interfaces.sbml import ROADRUNNER_COLUMNS, consistency_errors, roadrunner_simulate, to_sbml
+from ketasim.formats.sbml import ROADRUNNER_COLUMNS, consistency_errors, roadrunner_simulate, to_sbml
 from ketasim.parameters import IDX, default_vector, response_parameters, vector_with
 from ketasim.simulate import simulate
 
