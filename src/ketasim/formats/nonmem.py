@@ -12,7 +12,7 @@ columns ketasim reads (``docs/nonmem-format.md`` has the full tables and example
     AMT     dose in mg
     RATE    infusion rate in mg/h (duration AMT / RATE); 0 or empty: bolus; -1 and -2 (rate or
             duration estimated by a model) are refused: ketasim has no such parameter
-    DUR     infusion duration in hours (rate AMT / DUR); with RATE both must agree within 1%
+    DUR     infusion duration in hours (rate AMT / DUR); with RATE both must agree within 1% (RATE is used)
     CMT     compartment: 1 depot (extravascular dose), 2 central (IV dose); observations without a
             SCALE column: 3 MADRS, 4 PHQ-9, 5 QIDS-SR16, 6 HDRS-17
     II      interdose interval in hours (with ADDL or SS)
@@ -66,7 +66,9 @@ DOSE_CMT: dict[int, tuple[str, str]] = {
 }
 #: Observation compartments used when there is no SCALE column: CMT -> scale key.
 OBS_CMT: dict[int, str] = {3: "madrs", 4: "phq9", 5: "qids_sr16", 6: "hdrs17"}
-SCALE_CMT: dict[str, int] = {v: k for k, v in OBS_CMT.items()}
+#: Observation compartments the writer uses (HDRS-21, a study's scale, is written but not read: histories
+#: hold the four scales above).
+SCALE_CMT: dict[str, int] = {**{v: k for k, v in OBS_CMT.items()}, "hdrs21": 7}
 #: Covariate columns -> the :class:`~ketasim.dosing.plan.Patient` field they fill, with unit and rule.
 COVARIATES: dict[str, tuple[str, str]] = {
     "WT": ("weight_kg", "body weight in kg (required; the same on every row of an ID that gives it)"),
@@ -335,7 +337,7 @@ def _record(rec: dict[str, str], header: list[str], line: int, src: _Rows, zero:
         if rate is not None and dur is not None and abs(amt / rate - dur) > 0.01 * dur:  # type: ignore[operator]
             raise src.error(line, "DUR", rec["DUR"].strip(), f"AMT / RATE = {amt / rate:g} h (RATE and DUR agree "  # type: ignore[operator]
                             "within 1%), or only one of them")
-        if dur is None and rate is not None:
+        if rate is not None:  # with both (agreeing), RATE rules, as in NONMEM
             dur = amt / rate  # type: ignore[operator]
         if route is not None and route not in ROUTES:
             raise src.error(line, "ROUTE", route, " | ".join(ROUTES))
@@ -650,11 +652,9 @@ def parse_nonmem(text: str, *, file: str = "<string>", start: dt.datetime | dt.d
     dated = any(h in DATE_FORMATS for h in header)
     patients: list[ImportedPatient] = []
     for pid in order:
-        occs = _occasions(by_id[pid], src)
+        occs = [o for o in _occasions(by_id[pid], src) if _used(o)]
         for k, occ in enumerate(occs):
             name = f"id-{pid}" if len(occs) == 1 else f"id-{pid}-occasion{k + 1}"
-            if not _used(occ):
-                continue
             patients.append(_patient_plan(pid, k, len(occs), occ, src, time_zero=None if dated else zero,
                                           allow_off_label=allow_off_label, horizon_days=horizon_days, name=name))
     return NonmemDataset(tuple(patients), unused, file, None if dated else zero)
@@ -734,12 +734,13 @@ def subject_records(plan: Plan, *, subject_id: int | str, obs_days: Sequence[flo
     are this patient's mg (mg/kg doses at the plan's weight); an IV infusion has ``RATE = AMT / duration``.
     At equal times an observation comes before a dose (a trough). ``extra`` adds constant columns.
     """
-    from ketasim.planning.history import SCALE_NAMES
+    from ketasim.symptoms.scales import get_scale
 
     if len(obs_days) != len(dv):
         raise PlanError("dv", f"{len(dv)} values", f"one per observation day ({len(obs_days)})")
     if scale not in SCALE_CMT:
         raise PlanError("scale", scale, ", ".join(SCALE_CMT))
+    label = get_scale(scale).label
     p = plan.patient
     start = dt.datetime.combine(plan.start_date, dt.time(0, 0))
     cov = {"WT": _fmt(float(p.weight_kg)), "AGE": _fmt(None if p.age is None else float(p.age)),
@@ -765,7 +766,7 @@ def subject_records(plan: Plan, *, subject_id: int | str, obs_days: Sequence[flo
     for day, value in zip(obs_days, dv, strict=True):
         rows.append((float(day), 0, {"ID": str(subject_id), **when(float(day)), "EVID": "0", "AMT": "0", "RATE": "0",
                                      "CMT": str(SCALE_CMT[scale]), "MDV": "0", "DV": _fmt(float(value)),
-                                     "SCALE": SCALE_NAMES[scale], "ROUTE": ".", "DRUG": ".", "PHASE": ".", **cov}))
+                                     "SCALE": label, "ROUTE": ".", "DRUG": ".", "PHASE": ".", **cov}))
     rows.sort(key=lambda x: (x[0], x[1]))
     return [r for _, _, r in rows]
 
@@ -832,6 +833,15 @@ def simulation_records(trajectory: Any, *, scale: str = "madrs", noise: bool = F
     return subject_records(trajectory.plan, subject_id=subject_id, obs_days=days, dv=scores, scale=scale)
 
 
+def _virtual_patient(patient: Patient, patients: Any, i: int) -> Patient:
+    """``patient`` with the covariates and loads of virtual patient ``i`` (a ``VirtualPatients`` row)."""
+    sex = str(patients.sex[i])
+    age = float(patients.age[i])
+    return replace(patient, weight_kg=float(patients.weight_kg[i]), baseline_madrs=float(patients.baseline_madrs[i]),
+                   chronic_load=float(patients.chronic_load[i]), age=age if math.isfinite(age) else None,
+                   sex=sex if sex in ("male", "female") else None)  # type: ignore[arg-type]
+
+
 def population_records(plan: Plan, patients: Any, days: np.ndarray, model_madrs: np.ndarray, *, scale: str,
                        noise: bool, seed: int = 0) -> list[dict[str, str]]:
     """Rows of a virtual population under one plan (``patients``: :class:`~ketasim.population.patients.
@@ -839,20 +849,17 @@ def population_records(plan: Plan, patients: Any, days: np.ndarray, model_madrs:
     scores = observed_scores(model_madrs, days, scale, noise=noise, seed=seed)
     rows: list[dict[str, str]] = []
     for i in range(scores.shape[0]):
-        sex = str(patients.sex[i])
-        age = float(patients.age[i])
-        pat = replace(plan.patient, weight_kg=float(patients.weight_kg[i]),
-                      baseline_madrs=float(patients.baseline_madrs[i]), chronic_load=float(patients.chronic_load[i]),
-                      age=age if math.isfinite(age) else None, sex=sex if sex in ("male", "female") else None)
         ok = np.isfinite(scores[i])
-        rows += subject_records(replace(plan, patient=pat), subject_id=i + 1, obs_days=days[ok], dv=scores[i][ok],
-                                scale=scale)
+        rows += subject_records(replace(plan, patient=_virtual_patient(plan.patient, patients, i)), subject_id=i + 1,
+                                obs_days=days[ok], dv=scores[i][ok], scale=scale)
     return rows
 
 
 def trials_records(results: Sequence[Any], *, noise: bool) -> list[dict[str, str]]:
     """Rows of simulated studies (``ketasim.trials.runner.StudyResult``): every arm's patients, their doses and
-    visit scores on the study's scale (``noise``: the observed scores; else the model's), with STUDY and ARM."""
+    visit scores on the study's scale (``noise``: the observed scores; else the model's), with STUDY and ARM.
+
+    The patients are the study's cohort, enrolled again from its seed (``ketasim.trials.cohort.enrol``)."""
     from ketasim.symptoms.scales import madrs_to
     from ketasim.trials.cohort import enrol
 
@@ -860,18 +867,17 @@ def trials_records(results: Sequence[Any], *, noise: bool) -> list[dict[str, str
     next_id = 1
     for res in results:
         st = res.study
-        scale = check_scale(st.scale)
-        cohort = enrol(st.population, res.n_patients, res.seed)
+        scale = st.scale if st.scale in SCALE_CMT else check_scale(st.scale)
+        enrolled = enrol(st.population, res.n_patients, res.seed).base
         days = res.visit_days()
         for arm_name, arm in res.arms.items():
             plan = st.arm(arm_name).plan
             values = arm.scores if noise else np.round(madrs_to(st.scale, arm.model_madrs), 4)
             for j, row in enumerate(arm.rows):
-                pat = replace(plan.patient, weight_kg=float(cohort.weight_kg[row]),
-                              baseline_madrs=float(cohort.baseline_madrs[row]))
                 ok = np.isfinite(values[j])
-                rows += subject_records(replace(plan, patient=pat), subject_id=next_id, obs_days=days[ok],
-                                        dv=values[j][ok], scale=scale, extra={"STUDY": st.id, "ARM": arm_name})
+                rows += subject_records(replace(plan, patient=_virtual_patient(plan.patient, enrolled, int(row))),
+                                        subject_id=next_id, obs_days=days[ok], dv=values[j][ok], scale=scale,
+                                        extra={"STUDY": st.id, "ARM": arm_name})
                 next_id += 1
     return rows
 
