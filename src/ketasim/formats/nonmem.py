@@ -504,6 +504,8 @@ def _checked_plan(plan_kwargs: dict[str, Any], origins: list[Record], covariate_
         m = re.match(r"patient\.(\w+)", field_name)
         if m and covariate_lines.get(m.group(1)) is not None:
             return covariate_lines[m.group(1)]
+        if field_name == "other_treatments":  # esketamine without an antidepressant: the first esketamine row
+            return next((r.line for r in origins if r.drug == "esketamine"), default_line)
         return default_line
 
     def column(field_name: str) -> str:
@@ -514,7 +516,7 @@ def _checked_plan(plan_kwargs: dict[str, Any], origins: list[Record], covariate_
         m = re.match(r"patient\.(\w+)", field_name)
         if m:
             return next((c for c, (n, _) in COVARIATES.items() if n == m.group(1)), field_name)
-        return field_name
+        return "DRUG" if field_name == "other_treatments" else field_name
 
     try:
         plan = Plan(**plan_kwargs)
@@ -524,6 +526,9 @@ def _checked_plan(plan_kwargs: dict[str, Any], origins: list[Record], covariate_
     if violations:
         v = min(violations, key=lambda v: (not v.hard, line_of(v.field) or 0))
         hint = "" if v.hard else f" ({OFF_LABEL_HINT.replace('allow_off_label: true', '--allow-off-label')})"
+        if v.field == "other_treatments":
+            hint = (" (a NONMEM dataset does not record other treatments: add the antidepressant to the imported "
+                    f"plan file, or {hint[2:-1]})")
         raise src.error(line_of(v.field), column(v.field), v.value, f"{v.allowed}{hint}")
     try:
         compile_plan(plan, default_vector())
