@@ -264,6 +264,9 @@ BAD_ROWS = [
     ("1,9,1,35,52.5,2,0,0,0,0,.,.,70", "MDV", "0", "1 or '.' on a row with EVID 1"),
     (",1,9,1,35,52.5,2,0,0,0,1,.,.,20", "WT", "20.0", "30-250 kg"),
     ("1,9,1,105,52.5,2,0,0,0,1,.,.,70", "AMT", "105 mg", "0.1-1.0 mg/kg per IV racemic ketamine dose"),
+    ("1,9,1,35,52.5,2,87600,5000,0,1,.,.,70", "ADDL", "5000", "ADDL x II within 87600 h"),
+    ("1,9,1,35,52.5,2,168,600,0,1,.,.,70", "ADDL", "600", "times within 3650 days (10 years) of the plan start"),
+    ("1,9,1,35,1e-186,2,48,2,0,1,.,.,70", "RATE", "1e-186", "an infusion of at most 168 h"),
     ("1,9,1,35,3500,2,0,0,0,1,.,.,70", "RATE", "0.6 min", "2-100 min per IV racemic ketamine infusion"),
     (",,9,1,35,52.5,2,0,0,0,1,.,.,70", "ID", "", "a patient identifier on every row"),
     (",1,9,1,35,52.5,2,0,0,0,1,.,.,.", "WT", "(missing)", "the weight in kg of ID 1"),
@@ -369,3 +372,11 @@ def test_patient_default_baseline_is_said() -> None:
     ds = parse_nonmem(data("1,9,1,35,52.5,2,0,0,0,1,.,.,70"))
     assert ds.patients[0].plan.patient.baseline_madrs == Patient().baseline_madrs
     assert any("assumed" in n for n in ds.patients[0].notes) and ds.patients[0].history is None
+
+
+def test_an_open_quote_does_not_swallow_the_next_lines() -> None:
+    """Found by the fuzz suite: a quote left open at the end of a row is that row's error."""
+    text = data("1,0,0,0,.,3,0,0,0,0,30,MADRS,70", '1,9,"1,35,52.5,2,0,0,0,1,.,.,70',
+                "1,30,0,0,.,3,0,0,0,0,20,MADRS,70")
+    with pytest.raises(PlanError, match=r"line 3: row = .*balanced quotes"):
+        parse_nonmem(text)

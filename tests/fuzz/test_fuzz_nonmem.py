@@ -23,7 +23,7 @@ from ketasim.formats.nonmem import parse_nonmem
 from ketasim.planning.history import SCALE_RANGES
 
 CI_EXAMPLES = 80
-LONG_EXAMPLES = 1200
+LONG_EXAMPLES = 5000
 
 HEADER = ["ID", "TIME", "EVID", "AMT", "RATE", "DUR", "CMT", "II", "ADDL", "SS", "MDV", "DV", "SCALE", "ROUTE",
           "WT", "AGE", "SEX", "BMADRS"]

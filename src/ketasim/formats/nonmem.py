@@ -101,6 +101,7 @@ half a year on the regimen, as a patient "on stable maintenance" has. Status: as
 MAX_TIME_H = 3650.0 * 24.0  # ten years, the longest plan horizon
 MAX_DOSES_PER_OCCASION = 5000  # as plan-file series (ketasim.dosing.series.MAX_DATES)
 MAX_ROWS = 2_000_000
+MAX_INFUSION_H = 168.0  # an infusion longer than a week is a typing error
 MAX_AMT_MG = 100_000.0  # far above any dose the limits allow; keeps arithmetic finite
 DEFAULT_START = dt.datetime(2025, 1, 6)
 _MISSING = ("", ".")
@@ -182,15 +183,16 @@ def _split(text: str, src: _Rows) -> tuple[list[str], list[tuple[int, list[str]]
     if len(kept) - 1 > MAX_ROWS:
         raise src.error(None, "rows", len(kept) - 1, f"at most {MAX_ROWS:,} data rows per file")
     comma = "," in kept[0][1]
-    try:
-        if comma:
-            rows = list(csv.reader([ln for _, ln in kept], strict=True))
-        else:
-            rows = [ln.split() for _, ln in kept]
-    except csv.Error as exc:
-        bad = getattr(exc, "line_num", None)
-        raise src.error(None if bad is None else kept[min(bad, len(kept)) - 1][0], "row", str(exc),
-                        "comma-separated fields with balanced quotes") from None
+    rows: list[list[str]] = []
+    for line, text_line in kept:
+        if not comma:
+            rows.append(text_line.split())
+            continue
+        try:  # one line at a time: a quote never swallows the next lines
+            rows.append(next(csv.reader([text_line], strict=True)))
+        except csv.Error as exc:
+            raise src.error(line, "row", text_line[:80],
+                            f"comma-separated fields with balanced quotes ({exc})") from None
     header = [h.strip().upper() for h in rows[0]]
     line0 = kept[0][0]
     seen: set[str] = set()
@@ -339,6 +341,9 @@ def _record(rec: dict[str, str], header: list[str], line: int, src: _Rows, zero:
                             "within 1%), or only one of them")
         if rate is not None:  # with both (agreeing), RATE rules, as in NONMEM
             dur = amt / rate  # type: ignore[operator]
+        if dur is not None and dur > MAX_INFUSION_H:
+            col = "RATE" if rate is not None else "DUR"
+            raise src.error(line, col, rec[col].strip(), f"an infusion of at most {MAX_INFUSION_H:g} h (AMT / RATE)")
         if route is not None and route not in ROUTES:
             raise src.error(line, "ROUTE", route, " | ".join(ROUTES))
         if cmt is not None and cmt not in DOSE_CMT:
@@ -364,6 +369,8 @@ def _record(rec: dict[str, str], header: list[str], line: int, src: _Rows, zero:
             raise src.error(line, "II", rec.get("II", "").strip() or "(empty)",
                             f"an interdose interval in hours above 0 with {'ADDL' if addl else 'SS'} "
                             f"{addl if addl else ss}")
+        if addl * ii > MAX_TIME_H:
+            raise src.error(line, "ADDL", addl, f"ADDL x II within {MAX_TIME_H:g} h (10 years): here {addl} x {ii:g} h")
         if addl == 0 and ss == 0 and ii > 0:
             raise src.error(line, "II", rec["II"].strip(), "0 or '.' without ADDL or SS (II is the interval of "
                             "repeated doses)")
@@ -590,6 +597,11 @@ def _patient_plan(pid: str, k: int, n_occ: int, occ: _Occasion, src: _Rows, *, t
                       else Patient().chronic_load,
                       age=None if covs["age"] is None else float(covs["age"]), sex=covs["sex"])
     last_day = max([_day(r.when, start) for r in recs] + [d.day + 1.0 for d in dose_objs] + [1.0])
+    if last_day > MAX_TIME_H / 24.0:
+        late = max([(r.when, r, "TIME") for r in recs] + [(t, r, "ADDL") for t, r, h in doses_t if h != "dose"]
+                   + [(t, r, "TIME") for t, r, h in doses_t if h == "dose"], key=lambda x: x[0])
+        raise src.error(late[1].line, late[2], late[1].addl if late[2] == "ADDL" else f"{late[0]:%Y-%m-%d %H:%M}",
+                        f"times within {MAX_TIME_H / 24:g} days (10 years) of the plan start {start:%Y-%m-%d}")
     horizon = float(horizon_days) if horizon_days is not None else float(math.ceil(last_day - 1e-9))
     plan = _checked_plan(dict(name=name, patient=patient, doses=tuple(dose_objs), horizon_days=horizon,
                               start_date=start.date(), allow_off_label=allow_off_label,
