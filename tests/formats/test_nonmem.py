@@ -265,7 +265,7 @@ BAD_ROWS = [
     (",1,9,1,35,52.5,2,0,0,0,1,.,.,20", "WT", "20.0", "30-250 kg"),
     ("1,9,1,105,52.5,2,0,0,0,1,.,.,70", "AMT", "105 mg", "0.1-1.0 mg/kg per IV racemic ketamine dose"),
     ("1,9,1,35,52.5,2,87600,5000,0,1,.,.,70", "ADDL", "5000", "ADDL x II within 87600 h"),
-    ("1,9,1,35,52.5,2,168,600,0,1,.,.,70", "ADDL", "600", "times within 3650 days (10 years) of the plan start"),
+    ("1,300,1,35,52.5,2,168,520,0,1,.,.,70", "ADDL", "520", "times within 3650 days (10 years) of the plan start"),
     ("1,9,1,35,1e-186,2,48,2,0,1,.,.,70", "RATE", "1e-186", "an infusion of at most 168 h"),
     ("1,9,1,35,3500,2,0,0,0,1,.,.,70", "RATE", "0.6 min", "2-100 min per IV racemic ketamine infusion"),
     (",,9,1,35,52.5,2,0,0,0,1,.,.,70", "ID", "", "a patient identifier on every row"),
