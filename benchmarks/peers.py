@@ -7,7 +7,7 @@ six 0.5 mg/kg infusions over two weeks, then weekly maintenance infusions), MADR
 (b) SciPy: ``solve_ivp`` per patient, as a Python user would run it: ketasim's own SciPy path
     (``simulate(plan, method="reference", rtol=...)``: exact PK between events, DOP853 on the
     response states, segment by segment), one patient after another.
-(c) libRoadRunner on the SBML export (``ketasim.interfaces.sbml``): the model is loaded once and
+(c) libRoadRunner on the SBML export (``ketasim.formats.sbml``): the model is loaded once and
     re-run after ``resetAll()`` (its most favourable use; loading costs about a second per model).
 
 Accuracy: each engine's daily MADRS is compared with the reference (SciPy DOP853 at rtol 1e-10),
@@ -139,10 +139,10 @@ def bench_roadrunner(plan, ref: np.ndarray, target: float, repeats: int) -> dict
     try:
         import roadrunner
 
-        from ketasim.interfaces.sbml import to_sbml
+        from ketasim.formats.sbml import to_sbml
     except ImportError as exc:
         return {"engine": "libRoadRunner", "error": f"not available: {exc} (pip install libroadrunner; the SBML "
-                                                    "export is ketasim.interfaces.sbml)"}
+                                                    "export is ketasim.formats.sbml)"}
     t0 = time.perf_counter()
     xml = to_sbml(plan)
     export_s = time.perf_counter() - t0

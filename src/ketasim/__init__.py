@@ -17,7 +17,7 @@ from ketasim._numba_cache import configure as _configure_numba_cache
 
 _configure_numba_cache()
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one source of the version: pyproject.toml reads it (dynamic)
 DISCLAIMER = ("ketasim is research and decision-support software, not a medical device; "
               "its outputs are not medical advice.")
 

@@ -24,15 +24,24 @@ app = typer.Typer(
 
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from ketasim import __version__
+
+        typer.echo(f"ketasim {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
     """ketasim: research and decision-support software, not a medical device."""
 
 
 # Command modules register themselves on ``app`` when imported. A module that is not there
 # (yet) is skipped so that the others still work.
 COMMAND_MODULES = ("params", "simulate", "explain", "demo", "population", "export_sbml", "trials", "calibrate",
-                   "forecast", "policies")
+                   "forecast", "policies", "import_nonmem")
 for _name in COMMAND_MODULES:
     try:
         importlib.import_module(f"ketasim.interfaces.commands.{_name}")

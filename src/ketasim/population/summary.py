@@ -1,6 +1,7 @@
 """Population summaries: rates with Monte Carlo intervals and Kaplan-Meier times to relapse.
 
-A rate ``k / n`` over virtual patients is reported with its Wilson score interval (95%),
+A rate ``k / n`` over virtual patients is reported with its Wilson score interval (95%,
+``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``),
 
     (p + z^2 / 2n +- z sqrt(p (1 - p) / n + z^2 / 4n^2)) / (1 + z^2 / n),   z = 1.96,
 
@@ -18,20 +19,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-Z95 = 1.959963984540054
+Z95 = 1.959963984540054  # the 97.5% normal quantile, for mean +- Z95 SE
 
 
-def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion ``k / n`` (NaNs when ``n`` is 0)."""
+def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion ``k / n`` (SciPy's; NaNs when ``n`` is 0)."""
+    from scipy.stats import binomtest
+
     if n <= 0:
         return (math.nan, math.nan)
-    p = k / n
-    den = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    lo = 0.0 if k == 0 else max(0.0, centre - half)
-    hi = 1.0 if k == n else min(1.0, centre + half)
-    return (lo, hi)
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return (float(ci.low), float(ci.high))
 
 
 def rate(flags: np.ndarray | pd.Series) -> dict[str, float | int]:

@@ -27,7 +27,7 @@ from rich.table import Table
 
 from ketasim.errors import PlanError
 from ketasim.interfaces.cli import app
-from ketasim.interfaces.commands.simulate import parse_overrides
+from ketasim.interfaces.commands.simulate import NONMEM_NOISE_HELP, NONMEM_OUT_HELP, NONMEM_SCALE_HELP, parse_overrides
 
 
 def parse_spreads(items: list[str] | None) -> dict[str, float]:
@@ -62,9 +62,20 @@ def _json_safe(x: Any) -> Any:
 def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, scheduler: str | None = None,
                    chunk_size: int | None = None, overrides: dict[str, float] | None = None,
                    spreads: dict[str, float] | None = None, progress: bool = True,
-                   figures: bool = True) -> dict[str, Any]:
-    """Simulate the population, write every output to ``out`` and return the summary written."""
+                   figures: bool = True, nonmem_out: Path | None = None, nonmem_scale: str = "madrs",
+                   nonmem_noise: bool = False, netcdf: Path | None = None) -> dict[str, Any]:
+    """Simulate the population, write every output to ``out`` (and the NONMEM dataset ``nonmem_out``: one
+    observation a day per patient, residual noise seeded by ``seed``; and the labelled trajectories
+    ``netcdf``, ``.nc`` or ``.zarr``) and return the summary written."""
     from ketasim.dosing.planfile import load_plan
+    from ketasim.formats.arrays import (
+        DATASET_OUTPUTS,
+        check_cells,
+        check_dataset_path,
+        population_dataset,
+        write_dataset,
+    )
+    from ketasim.formats.nonmem import check_dataset_size, check_scale, population_records, write_nonmem
     from ketasim.interfaces.population_figures import plot_madrs_bands, plot_relapse_km
     from ketasim.parameters import vector_with
     from ketasim.population import simulate_population
@@ -72,10 +83,23 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
     plan = load_plan(plan_file)
     if patients < 1:
         raise PlanError("--patients", patients, "a whole number >= 1")
+    if nonmem_out is not None:
+        nonmem_scale = check_scale(nonmem_scale)
+        check_dataset_size(patients * (math.floor(plan.horizon_days) + 1 + len(plan.doses)), "--nonmem-out")
+    if netcdf is not None:
+        check_dataset_path(netcdf)
+        check_cells(patients * (math.floor(plan.horizon_days) + 1) * len(DATASET_OUTPUTS), "--netcdf")
     params = vector_with(overrides or {})
     res = simulate_population(plan, patients, seed=seed, params=params, variability=spreads or None,
-                              chunk_size=chunk_size, scheduler=scheduler, progress=progress)
+                              chunk_size=chunk_size, scheduler=scheduler, progress=progress,
+                              keep_trajectories=nonmem_out is not None or netcdf is not None,
+                              outputs=DATASET_OUTPUTS if netcdf is not None else ("madrs",))
     out.mkdir(parents=True, exist_ok=True)
+    if netcdf is not None:
+        write_dataset(population_dataset(res, plan=plan), netcdf)
+    if nonmem_out is not None:
+        write_nonmem(population_records(plan, res.patients, res.days, res.trajectory("madrs"), scale=nonmem_scale,
+                                        noise=nonmem_noise, seed=seed), nonmem_out)
     res.outcomes.to_parquet(out / "outcomes.parquet", index=False)
     res.outcomes.to_csv(out / "outcomes.csv", index=False, float_format="%.6g")
     files = ["outcomes.parquet", "outcomes.csv"]
@@ -94,7 +118,8 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
                "parameter_overrides": dict(overrides or {}), "variability_overrides": dict(spreads or {}),
                "scheduler": scheduler, "seconds": round(res.seconds, 3),
                "patient_years": round(patients * plan.horizon_days / 365.25, 3), **res.summary(),
-               "off_label": bool(plan.allow_off_label), "files": files + ["summary.json"]}
+               "off_label": bool(plan.allow_off_label),
+               "files": files + ["summary.json"] + [str(f) for f in (nonmem_out, netcdf) if f is not None]}
     if plan.allow_off_label:
         summary["off_label_note"] = "doses outside published ranges were allowed in this plan (allow_off_label)"
     (out / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2) + "\n", encoding="utf-8")
@@ -159,6 +184,12 @@ def population_command(
     omega: list[str] = typer.Option([], "--omega", help="Override a between-patient spread, target=value "
                                     "(repeatable; 0 switches a source of variability off)."),
     no_figures: bool = typer.Option(False, "--no-figures", help="Skip the PNG figures."),
+    nonmem_out: Path = typer.Option(None, "--nonmem-out", help=NONMEM_OUT_HELP),
+    nonmem_scale: str = typer.Option("madrs", "--nonmem-scale", help=NONMEM_SCALE_HELP),
+    nonmem_noise: bool = typer.Option(False, "--nonmem-noise", help=NONMEM_NOISE_HELP + " Seeded by --seed."),
+    netcdf: Path = typer.Option(None, "--netcdf", help="Also write every patient's daily trajectories (the four "
+                                "scales and the main states) with the patients' parameters as a labelled dataset: "
+                                "FILE.nc (NetCDF) or FILE.zarr (Zarr)."),
 ) -> None:
     """Simulate a virtual population under a plan: outcomes per patient, rates with intervals, figures."""
     overrides = parse_overrides(param)
@@ -166,5 +197,6 @@ def population_command(
     console = Console()
     summary = run_population(plan_file, out, patients=patients, seed=seed, scheduler=scheduler,
                              chunk_size=chunk_size, overrides=overrides, spreads=spreads, progress=True,
-                             figures=not no_figures)
+                             figures=not no_figures, nonmem_out=nonmem_out, nonmem_scale=nonmem_scale,
+                             nonmem_noise=nonmem_noise, netcdf=netcdf)
     print_population_summary(summary, out, console)

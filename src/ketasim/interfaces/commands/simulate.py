@@ -52,18 +52,32 @@ def parse_overrides(items: list[str] | None) -> dict[str, float]:
     return out
 
 
+NONMEM_OUT_HELP = ("Also write the simulated dataset in NONMEM format (dose and observation rows, MDV, DV; "
+                   "see docs/nonmem-format.md).")
+NONMEM_SCALE_HELP = "Scale of DV in --nonmem-out: MADRS, PHQ-9, QIDS-SR16 or HDRS-17."
+NONMEM_NOISE_HELP = ("DV in --nonmem-out with residual noise (symptom fluctuation and rater error of the virtual "
+                     "trials, whole points); default: the model's score.")
+
+
 def run_simulation(plan_file: Path, out: Path, *, method: str = "fast", overrides: dict[str, float] | None = None,
-                   figure: bool = True) -> dict[str, Any]:
-    """Simulate ``plan_file``, write the three outputs to ``out`` and return the summary written."""
+                   figure: bool = True, nonmem_out: Path | None = None, nonmem_scale: str = "madrs",
+                   nonmem_noise: bool = False) -> dict[str, Any]:
+    """Simulate ``plan_file``, write the three outputs to ``out`` (and the NONMEM dataset ``nonmem_out``: one
+    observation a day, residual noise seeded 0) and return the summary written."""
     from ketasim.dosing.planfile import load_plan
+    from ketasim.formats.nonmem import check_scale, simulation_records, write_nonmem
     from ketasim.interfaces.report import plot_trajectory
     from ketasim.outcomes import summarize
     from ketasim.simulate import simulate
 
     plan = load_plan(plan_file)
     params = vector_with(overrides or {})
+    if nonmem_out is not None:
+        nonmem_scale = check_scale(nonmem_scale)
     traj = simulate(plan, params, method=method)
     out.mkdir(parents=True, exist_ok=True)
+    if nonmem_out is not None:
+        write_nonmem(simulation_records(traj, scale=nonmem_scale, noise=nonmem_noise), nonmem_out)
     table = traj.table.copy()
     table["date"] = [d.isoformat() for d in table["date"]]
     table.to_csv(out / "timeseries.csv", index=False, float_format="%.6g")
@@ -81,7 +95,7 @@ def run_simulation(plan_file: Path, out: Path, *, method: str = "fast", override
     if figure:
         plot_trajectory(traj, out / "report.png")
         files.append("report.png")
-    summary["files"] = files
+    summary["files"] = files + ([str(nonmem_out)] if nonmem_out is not None else [])
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 
@@ -115,10 +129,14 @@ def simulate_command(
                                   "DOP853 at rtol 1e-10 (slower, the yardstick)."),
     param: list[str] = typer.Option([], "--param", help="Override a response parameter, name=value "
                                     "(repeatable; see ketasim params)."),
+    nonmem_out: Path = typer.Option(None, "--nonmem-out", help=NONMEM_OUT_HELP),
+    nonmem_scale: str = typer.Option("madrs", "--nonmem-scale", help=NONMEM_SCALE_HELP),
+    nonmem_noise: bool = typer.Option(False, "--nonmem-noise", help=NONMEM_NOISE_HELP),
 ) -> None:
     """Simulate one patient under a plan: time series, outcomes and the report figure."""
     overrides = parse_overrides(param)
     console = Console()
     with console.status(f"simulating {plan_file.name} ({method.value})"):
-        summary = run_simulation(plan_file, out, method=method.value, overrides=overrides)
+        summary = run_simulation(plan_file, out, method=method.value, overrides=overrides, nonmem_out=nonmem_out,
+                                 nonmem_scale=nonmem_scale, nonmem_noise=nonmem_noise)
     print_summary(summary, out, console)

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from ketasim.errors import PlanError
 from ketasim.interfaces.cli import app
+from ketasim.interfaces.commands.simulate import NONMEM_NOISE_HELP, NONMEM_OUT_HELP
 
 DISCLAIMER = "Research and decision-support software, not a medical device."
 
@@ -52,6 +53,10 @@ def trials_command(
     other_cohorts: int = typer.Option(4, "--other-cohorts",
                                       help="The report also reruns every study with this many other cohorts "
                                            "(seeds after --seed) and shows how often each target is in band."),
+    nonmem_out: Path = typer.Option(None, "--nonmem-out", help=NONMEM_OUT_HELP + " DV on each study's scale at its "
+                                    "visits; columns STUDY and ARM."),
+    nonmem_noise: bool = typer.Option(False, "--nonmem-noise", help=NONMEM_NOISE_HELP + " These are the scores "
+                                      "the trials' outcomes come from."),
 ) -> None:
     """Run virtual trials and compare every figure with its published value and band."""
     from ketasim.trials.runner import REPORT_PATIENTS, run_trials
@@ -67,6 +72,12 @@ def trials_command(
         results, rows = run_trials(chosen, n, seed, targets=extra,
                                    progress=lambda sid: bar.update(task, advance=1, description=sid))
     user_rows = [] if not study else _user_outcomes(results, extra)
+    if nonmem_out is not None:
+        from ketasim.formats.nonmem import trials_records, write_nonmem
+
+        write_nonmem(trials_records(results, noise=nonmem_noise), nonmem_out)
+        if not as_json:
+            console.print(f"NONMEM dataset written to {nonmem_out}")
     if report is not None:
         from ketasim.trials.report import write_report
 

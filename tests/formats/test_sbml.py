@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from ketasim import DISCLAIMER
 from ketasim.dosing.plan import Dose, LifeEvent, LifestylePeriod, OtherTreatment, Patient, Plan
-from ketasim.interfaces.sbml import ROADRUNNER_COLUMNS, consistency_errors, roadrunner_simulate, to_sbml
+from ketasim.formats.sbml import ROADRUNNER_COLUMNS, consistency_errors, roadrunner_simulate, to_sbml
 from ketasim.parameters import IDX, default_vector, response_parameters, vector_with
 from ketasim.simulate import simulate
 
@@ -181,15 +181,16 @@ def test_structure_of_the_model():
     assert {"parent_elimination", "parent_metabolism", "metabolite_elimination", "parent_peripheral1_distribution",
             "infusion_to_parent_central"} <= reactions
     rate_rules = {r.getVariable() for r in model.getListOfRules() if r.isRate()}
-    assert set("GTDNMCSEA") | {"Ce_parent", "Ce_metabolite"} == rate_rules
+    states = set("GTDNMCSEA") | {"Ce_parent", "Ce_metabolite"}
+    assert {f"{x}_state" for x in states} == rate_rules  # stored with an offset (see STATE_OFFSETS)
     assignments = {r.getVariable() for r in model.getListOfRules() if r.isAssignment()}
-    assert {"MADRS", "occupancy", "reinforcement", "free_capacity", "load", "set_point"} <= assignments
+    assert {"MADRS", "occupancy", "reinforcement", "free_capacity", "load", "set_point"} | states <= assignments
     events = {e.getId(): e for e in model.getListOfEvents()}
     # Two events per infusion (10), one per therapy session (3), lifestyle on/off (2).
     assert sum(e.startswith("dose") for e in events) == 2 * len(plan.doses)
     assert sum(e.startswith("psychotherapy") for e in events) == 3
     session = events["psychotherapy_session2"]
-    assert libsbml.formulaToL3String(session.getEventAssignment(0).getMath()) == "S + 1"
+    assert libsbml.formulaToL3String(session.getEventAssignment(0).getMath()) == "S_state + 1"
     assert {"lifestyle1_start", "lifestyle1_end"} <= set(events)
 
 
@@ -205,7 +206,7 @@ def test_intranasal_devices_are_separate_events():
     amounts = [float(s.split("+")[1]) for s in nasal]
     assert amounts[1] == pytest.approx(0.62 * amounts[0])  # Perez-Ruixo: later devices absorb less nasally
     ect = model.getEvent("ect_session1")
-    assert libsbml.formulaToL3String(ect.getEventAssignment(0).getMath()) == "E + g_ect"
+    assert libsbml.formulaToL3String(ect.getEventAssignment(0).getMath()) == "E_state + g_ect"
 
 
 def test_roadrunner_simulate_returns_daily_rows():
@@ -258,3 +259,26 @@ def test_default_parameters_are_used_without_params():
     for name in ("k_form", "k_hom", "kappa_G", "ke0"):
         # libSBML writes 15 significant digits.
         assert model.getParameter(name).getValue() == pytest.approx(default_vector()[IDX[name]], rel=1e-14)
+
+
+@pytest.mark.parametrize("name", ["single-infusion", "induction-taper", "induction-psychotherapy", "esketamine-nasal"])
+def test_the_export_runs_at_roadrunners_default_settings(name: str):
+    """As a user runs it: no tolerance set. Before the states were stored with offsets, these plans (a drug-free
+    month between doses) failed in CVODE at the next dose; now MADRS agrees with the reference within 0.01."""
+    from ketasim.dosing.planfile import load_plan
+    from ketasim.formats.sbml import check_against_reference
+
+    c = check_against_reference(load_plan(EXAMPLES / f"{name}.yaml"))
+    assert (c["rtol"], c["atol"]) == (1e-6, 1e-12)  # libRoadRunner's defaults, untouched
+    assert c["madrs"] < 0.01 and c["N"] < 1e-3 and c["M"] < 1e-3
+
+
+def test_export_check_command_reports_the_agreement(tmp_path: Path):
+    from ketasim.interfaces.cli import app
+
+    res = CliRunner().invoke(app, ["export-sbml", str(EXAMPLES / "single-infusion.yaml"), "-o",
+                                   str(tmp_path / "m.xml"), "--check"])
+    assert res.exit_code == 0, res.output
+    assert "default settings" in res.output and "agrees (within 0.01 points)" in res.output
+    notes = libsbml.readSBMLFromString((tmp_path / "m.xml").read_text()).getModel().getNotesString()
+    assert "default settings" in notes and "pk_offset" in notes

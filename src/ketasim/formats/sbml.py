@@ -36,7 +36,10 @@ The patient's trait deficit and the initial state come from
 :func:`ketasim.engine.compile.compile_plan`, so the baseline is the one ketasim simulates.
 
 :func:`roadrunner_simulate` runs such a document in libRoadRunner at daily outputs (used by
-the tests as an independent check of the engine, and by ``benchmarks/peers.py``).
+the tests as an independent check of the engine, and by ``benchmarks/peers.py``);
+:func:`check_against_reference` runs it at libRoadRunner's default settings and reports the
+agreement with ketasim's reference integrator (``ketasim export-sbml --check``). Every state is
+stored with a constant offset (:data:`STATE_OFFSETS`) so that the file runs as exported.
 """
 
 from __future__ import annotations
@@ -60,6 +63,22 @@ RESPONSE_STATES = ("G", "T", "D", "N", "M", "C", "S", "E", "A")
 SWITCHES = ("pruning", "homeostasis", "tolerance", "load")
 
 OFF_LABEL_NOTE = "This plan set allow_off_label: doses outside published ranges were allowed."
+
+PK_OFFSET_MG = 1.0
+#: Constant offsets of the stored states: id -> (value, SBML unit, why). libRoadRunner derives each state's
+#: absolute tolerance from the state's current value (atol x min(1, |x|)) at every restart, so a drug
+#: amount decaying towards 0 between doses (1e-38 mg after a month) gets a tolerance of 1e-50 and CVODE
+#: fails at the next dose. Stored with an offset, no state comes near 0 and the default tolerances work.
+STATE_OFFSETS: dict[str, tuple[float, str, str]] = {
+    "pk_offset": (PK_OFFSET_MG, "mg", "every PK species holds its drug amount plus this constant (mg)"),
+    "effect_site_offset": (1.0, "mg_per_litre", "every effect-site state is stored as Ce plus this constant (mg/L)"),
+    "state_offset": (1.0, "dimensionless", "every response state is stored as its value plus this constant"),
+}
+OFFSET_NOTE = ("States are stored with constant offsets (pk_offset, effect_site_offset, state_offset; the species "
+               "and the *_state parameters) so that none approaches zero: libRoadRunner scales each absolute "
+               "tolerance by its state's current value, and a drug amount decaying between doses would otherwise "
+               "make CVODE fail. The true values are the assignment rules named without _state (G, N, M, "
+               "Ce_parent, C_parent, ...). The document runs as exported with libRoadRunner's default settings.")
 
 #: Columns of the array returned by :func:`roadrunner_simulate` (time in hours).
 ROADRUNNER_COLUMNS = ("time", "MADRS", *RESPONSE_STATES, "occupancy", "concentration_ng_ml")
@@ -184,6 +203,14 @@ class _Builder:
         _ok(r.setVariable(pid), f"rule for {pid}")
         _ok(r.setMath(_math(formula)), f"set the rule of {pid}")
 
+    def state(self, name: str, initial: float, units: str, offset: str, notes: list[str]) -> None:
+        """A state ``name`` stored shifted: ``{name}_state = name + offset`` carries the rate rule (see
+        :data:`STATE_OFFSETS`); ``name`` itself is an assignment rule, so every formula uses the true value."""
+        self.parameter(f"{name}_state", float(initial) + STATE_OFFSETS[offset][0], units,
+                       [*notes, f"stored as {name} + {offset} (the rate rule acts on it; {name} is the true value)"],
+                       constant=False)
+        self.assignment(name, f"{name}_state - {offset}", units, notes)
+
     def rate_rule(self, pid: str, formula: str) -> None:
         r = self.model.createRateRule()
         _ok(r.setVariable(pid), f"rate rule for {pid}")
@@ -257,15 +284,15 @@ def _add_disposition(b: _Builder, model: PKModel, prefix: str, d: Disposition, f
                           *(("V1", "Vc") if is_parent else ("V_norketamine",))))
     b.compartment(f"cmt_{central}", d.v1, [f"{label} central compartment; volume V_ref x weight / 70"])
     b.initial_assignment(f"cmt_{central}", f"V_ref_{central} * v_factor * weight_kg / reference_weight_kg")
-    b.species(central, f"cmt_{central}", 0.0, [f"{label} in the central compartment (mg; the metabolite in "
-                                                "parent-equivalent mg)"])
+    b.species(central, f"cmt_{central}", PK_OFFSET_MG, [f"{label} in the central compartment plus pk_offset (mg; "
+                                                         "the metabolite in parent-equivalent mg)"])
     b.parameter(f"CL_ref_{prefix}", d.cl, "litre_per_hour",
                 _pk_notes(model, f"{label} clearance at 70 kg", *(("CL",) if is_parent else ("CL_norketamine",))))
     b.parameter(f"CL_{prefix}", d.cl, "litre_per_hour",
                 [f"{label} clearance of this patient: CL_ref x (weight / 70)^0.75"])
     b.initial_assignment(f"CL_{prefix}", f"CL_ref_{prefix} * cl_factor * (weight_kg / reference_weight_kg)^"
                                          "allometric_exponent_clearance")
-    conc = f"{central} / cmt_{central}"
+    conc = f"({central} - pk_offset) / cmt_{central}"
     if fm_target is not None:
         b.reaction(f"{prefix}_elimination", [central], [], f"(1 - fm) * CL_{prefix} * {conc}",
                    [f"{label} clearance not forming the metabolite: (1 - fm) CL C"])
@@ -283,14 +310,14 @@ def _add_disposition(b: _Builder, model: PKModel, prefix: str, d: Disposition, f
                                                            *names_v))
         b.compartment(f"cmt_{per}", vp, [f"{label} peripheral compartment {i}; volume V_ref x weight / 70"])
         b.initial_assignment(f"cmt_{per}", f"V_ref_{per} * v_factor * weight_kg / reference_weight_kg")
-        b.species(per, f"cmt_{per}", 0.0, [f"{label} in peripheral compartment {i} (mg)"])
+        b.species(per, f"cmt_{per}", PK_OFFSET_MG, [f"{label} in peripheral compartment {i} plus pk_offset (mg)"])
         b.parameter(f"Q_ref_{per}", q, "litre_per_hour",
                     _pk_notes(model, f"{label} intercompartmental clearance {i} at 70 kg", *names_q))
         b.parameter(f"Q_{per}", q, "litre_per_hour", ["intercompartmental clearance of this patient, "
                                                       "Q_ref x (weight / 70)^0.75"])
         b.initial_assignment(f"Q_{per}", f"Q_ref_{per} * cl_factor * (weight_kg / reference_weight_kg)^"
                                          "allometric_exponent_clearance")
-        b.reaction(f"{per}_distribution", [central], [per], f"Q_{per} * ({conc} - {per} / cmt_{per})",
+        b.reaction(f"{per}_distribution", [central], [per], f"Q_{per} * ({conc} - ({per} - pk_offset) / cmt_{per})",
                    [f"distribution between central and peripheral {i}: Q (C_central - C_peripheral)"],
                    reversible=True)
 
@@ -323,7 +350,8 @@ def _add_exposure(b: _Builder, plan: Plan, system: PKSystem) -> None:
     for name in depots:
         _, route, j = name.split("_")
         path = model.routes[route][int(j)]
-        b.species(name, "cmt_depot", 0.0, [f"{route} absorption path {j}: {path.fraction:g} of a dose, to the "
+        b.species(name, "cmt_depot", PK_OFFSET_MG, [f"{route} absorption path {j} plus pk_offset: {path.fraction:g} "
+                                                    "of a dose, to the "
                                            f"{path.target} (device fractions in the dose events)"])
         b.parameter(f"ka_{name}", path.ka, "per_hour",
                     _pk_notes(model, f"absorption rate of {route} path {j}", f"ka_{route}",
@@ -331,16 +359,17 @@ def _add_exposure(b: _Builder, plan: Plan, system: PKSystem) -> None:
                               fallback="status: assumed (absorption rates not published for this model and route)"))
         b.parameter(f"ka_eff_{name}", path.ka, "per_hour", ["absorption rate of this patient: ka x ka_factor"])
         b.initial_assignment(f"ka_eff_{name}", f"ka_{name} * ka_factor")
-        b.reaction(f"absorption_{name}", [name], [f"{path.target}_central"], f"ka_eff_{name} * {name}",
+        b.reaction(f"absorption_{name}", [name], [f"{path.target}_central"], f"ka_eff_{name} * ({name} - pk_offset)",
                    [f"first-order absorption from {name}"])
 
     # Effect sites and the potency-weighted concentration that drives occupancy.
-    b.assignment("C_parent", "parent_central / cmt_parent_central", "mg_per_litre", ["plasma parent drug (mg/L)"])
+    b.assignment("C_parent", "(parent_central - pk_offset) / cmt_parent_central", "mg_per_litre",
+                 ["plasma parent drug (mg/L)"])
     b.assignment("concentration_ng_ml", "1000 * C_parent", "dimensionless",
                  ["plasma parent drug in ng/mL (= ug/L)"])
-    b.parameter("Ce_parent", 0.0, "mg_per_litre", ["parent drug at the effect site (mg/L): dCe/dt = ke0 (C - Ce)"],
-                constant=False)
-    b.rate_rule("Ce_parent", "ke0 * (C_parent - Ce_parent)")
+    b.state("Ce_parent", 0.0, "mg_per_litre", "effect_site_offset",
+            ["parent drug at the effect site (mg/L): dCe/dt = ke0 (C - Ce)"])
+    b.rate_rule("Ce_parent_state", "ke0 * (C_parent - Ce_parent)")
     fs = model.enantiomer_s
     b.parameter("fraction_S", fs, "dimensionless", [f"S-enantiomer fraction of {model.drug} and of its "
                                                     "metabolite", "status: literature"])
@@ -348,12 +377,13 @@ def _add_exposure(b: _Builder, plan: Plan, system: PKSystem) -> None:
     potency = ("fu * 1000 * (fraction_S / ki_s_ketamine + (1 - fraction_S) / ki_r_ketamine) / MW_ketamine "
                "* Ce_parent")
     if met is not None:
-        b.assignment("C_metabolite", "metabolite_central / cmt_metabolite_central * MW_norketamine / MW_ketamine",
+        b.assignment("C_metabolite", "(metabolite_central - pk_offset) / cmt_metabolite_central * MW_norketamine "
+                     "/ MW_ketamine",
                      "mg_per_litre", ["plasma metabolite (mg/L of norketamine; the amount is parent-equivalent mg, "
                                       "converted by the molar-mass ratio)"])
         b.assignment("norketamine_ng_ml", "1000 * C_metabolite", "dimensionless", ["plasma metabolite in ng/mL"])
-        b.parameter("Ce_metabolite", 0.0, "mg_per_litre", ["metabolite at the effect site (mg/L)"], constant=False)
-        b.rate_rule("Ce_metabolite", "ke0 * (C_metabolite - Ce_metabolite)")
+        b.state("Ce_metabolite", 0.0, "mg_per_litre", "effect_site_offset", ["metabolite at the effect site (mg/L)"])
+        b.rate_rule("Ce_metabolite_state", "ke0 * (C_metabolite - Ce_metabolite)")
         b.parameter("MW_norketamine", MW_NORKETAMINE, "gram_per_mole", ["molar mass of norketamine",
                                                                          "status: literature"])
         potency += (" + fu * 1000 * (fraction_S / ki_s_norketamine + (1 - fraction_S) / ki_r_norketamine) "
@@ -477,7 +507,7 @@ def _add_response(b: _Builder, plan: Plan, params: np.ndarray, y0: np.ndarray, d
                 if day <= 0:
                     y0[SE] += params[IDX[gain]]
                     continue
-                b.event(f"{tr.kind}_session{n_session}", day * HOURS_PER_DAY, [("E", f"E + {gain}")],
+                b.event(f"{tr.kind}_session{n_session}", day * HOURS_PER_DAY, [("E_state", f"E_state + {gain}")],
                         [f"{tr.kind.upper()} session on day {day:g}: adds {gain} to the plasticity drive E"])
     ad_sum = " + ".join(ad_ids) if ad_ids else "0"
     b.assignment("antidepressant_on", f"piecewise(1, {ad_sum} > 0, 0)", "dimensionless",
@@ -486,7 +516,7 @@ def _add_response(b: _Builder, plan: Plan, params: np.ndarray, y0: np.ndarray, d
         if day <= 0:
             y0[SS] += 1.0
             continue
-        b.event(f"psychotherapy_session{k}", day * HOURS_PER_DAY, [("S", "S + 1")],
+        b.event(f"psychotherapy_session{k}", day * HOURS_PER_DAY, [("S_state", "S_state + 1")],
                 [f"psychotherapy session on day {day:g}: adds 1 to the session trace S"])
 
     # States.
@@ -496,8 +526,7 @@ def _add_response(b: _Builder, plan: Plan, params: np.ndarray, y0: np.ndarray, d
         "E": "ECT/TMS plasticity drive", "A": "oral antidepressant effect on the set point",
     }
     for i, name in enumerate(RESPONSE_STATES):
-        b.parameter(name, float(y0[i]), "dimensionless", [f"state {name}: {what[name]} (dimensionless)"],
-                    constant=False)
+        b.state(name, float(y0[i]), "dimensionless", "state_offset", [f"state {name}: {what[name]} (dimensionless)"])
 
     if has_pk:
         b.assignment("occupancy", "piecewise(potency / (1 + potency), potency > 0, 0)", "dimensionless",
@@ -526,7 +555,7 @@ def _add_response(b: _Builder, plan: Plan, params: np.ndarray, y0: np.ndarray, d
         "A": "k_antidepressant * (antidepressant_on * a_antidepressant - A)",
     }
     for name in RESPONSE_STATES:
-        b.rate_rule(name, rates[name])
+        b.rate_rule(f"{name}_state", rates[name])
     raw = "madrs_floor + kappa * free_capacity * exp(-kappa_G * G)"
     b.assignment("MADRS", f"piecewise(60, {raw} > 60, {raw})", "dimensionless",
                  ["MADRS = min(60, floor + kappa max(0, 1 - N - M) exp(-kappa_G G)) (scale points; "
@@ -550,6 +579,9 @@ def to_sbml(plan: Plan, params: np.ndarray | None = None) -> str:
              plan.description]
     if plan.allow_off_label:
         lines.append(OFF_LABEL_NOTE)
+    lines.append(OFFSET_NOTE)
+    for pid, (value, unit, why) in STATE_OFFSETS.items():
+        b.parameter(pid, value, unit, [why, "numerical only: it changes no result"])
     y0 = cp.y0.copy()
     if cp.pk is not None:
         pk_model = cp.pk.model
@@ -580,30 +612,52 @@ def consistency_errors(xml: str) -> list[str]:
     return _errors(doc) + _errors(doc, check=True)
 
 
-def roadrunner_simulate(xml: str, days: int, *, rtol: float = 1e-9, atol: float = 1e-12,
+def roadrunner_simulate(xml: str, days: int, *, rtol: float | None = 1e-9, atol: float | None = 1e-12,
                         selections: tuple[str, ...] = ROADRUNNER_COLUMNS) -> np.ndarray:
     """Simulate an SBML document from :func:`to_sbml` in libRoadRunner, one output per day.
 
     Returns an array of shape ``(days + 1, len(selections))`` at hours ``0, 24, ..., 24 days``;
     columns are :data:`ROADRUNNER_COLUMNS` by default (time in hours, MADRS, the nine states,
-    occupancy, plasma ketamine in ng/mL). CVODE runs at ``rtol`` and the same absolute
-    tolerance ``atol`` for every state; the events (dose starts and ends, sessions) stop and
-    restart the integrator.
+    occupancy, plasma ketamine in ng/mL). CVODE runs at ``rtol`` and ``atol`` (``None``: keep
+    libRoadRunner's defaults, as a user who loads the file would); the events (dose starts and
+    ends, sessions) stop and restart the integrator.
     """
     import roadrunner
 
     rr = roadrunner.RoadRunner(xml)
     integ = rr.integrator
-    integ.relative_tolerance = rtol
-    # A scalar absolute tolerance is rescaled by roadrunner with the current state values at each
-    # restart: after a drug-free interval the PK amounts are ~1e-29 mg, their tolerance ~1e-41, and
-    # CVODE fails at the next dose. One explicit value per state keeps ``atol`` throughout.
-    integ.absolute_tolerance = atol
-    integ.absolute_tolerance = [atol] * len(integ.getAbsoluteToleranceVector())
-    integ.maximum_num_steps = 1_000_000
+    if rtol is not None:
+        integ.relative_tolerance = rtol
+    if atol is not None:
+        integ.absolute_tolerance = atol
+        integ.maximum_num_steps = 1_000_000
     rr.timeCourseSelections = list(selections)
     n_days = int(days)
     return np.asarray(rr.simulate(0.0, n_days * HOURS_PER_DAY, n_days + 1))
 
 
-__all__ = ["ROADRUNNER_COLUMNS", "SBMLExportError", "consistency_errors", "roadrunner_simulate", "to_sbml"]
+def check_against_reference(plan: Plan, params: np.ndarray | None = None) -> dict[str, float]:
+    """Run the export of ``plan`` in libRoadRunner at its default settings and compare it with ketasim's
+    reference integrator (``simulate(method="reference")``) at daily outputs.
+
+    Returns the largest absolute differences: ``madrs`` (points), ``N``, ``M`` and
+    ``concentration_ng_ml``, plus the libRoadRunner tolerances used.
+    """
+    import roadrunner
+
+    from ketasim.simulate import simulate
+
+    days = int(np.floor(plan.horizon_days))
+    rr = roadrunner.RoadRunner(to_sbml(plan, params))  # as a user loads it: no setting changed
+    rtol, atol = float(rr.integrator.relative_tolerance), float(rr.integrator.absolute_tolerance)
+    rr.timeCourseSelections = ["time", "MADRS", "N", "M", "concentration_ng_ml"]
+    out = np.asarray(rr.simulate(0.0, days * HOURS_PER_DAY, days + 1))
+    ref = simulate(plan, params, method="reference", times_h=np.arange(days + 1) * HOURS_PER_DAY).table
+    diff = {name: float(np.max(np.abs(out[:, k + 1] - ref[col].to_numpy())))
+            for k, (name, col) in enumerate((("madrs", "madrs"), ("N", "N"), ("M", "M"),
+                                             ("concentration_ng_ml", "concentration_ng_ml")))}
+    return {**diff, "days": float(days), "rtol": rtol, "atol": atol}
+
+
+__all__ = ["ROADRUNNER_COLUMNS", "STATE_OFFSETS", "SBMLExportError", "check_against_reference", "consistency_errors",
+           "roadrunner_simulate", "to_sbml"]
