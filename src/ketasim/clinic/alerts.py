@@ -9,7 +9,8 @@
 
 Each alert keeps the time it was raised, first seen (by whom) and acknowledged (by which clinician,
 with a note). ``due`` and ``risk`` alerts also close by themselves (``resolved_at``) when a session is
-recorded or a newer forecast falls below the threshold.
+recorded or a newer forecast falls below the threshold; a new ``rise`` alert closes the patient's
+earlier open one (only the latest rise stays open).
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def alerts_for_score(s: Session, patient: Patient, score: Score, settings: Clini
                 if score.total >= low + settings.rise_points:
                     reasons.append(f"{score.total - low} points above the lowest PHQ-9 since the last session ({low})")
         if reasons:
+            resolve(open_alerts(s, patient.id, "rise"), "superseded by a later rise alert")
             out.append(_raise(s, patient, "rise", f"PHQ-9 total {score.total}: " + "; ".join(reasons) + ".",
                               score.id))
     return out
@@ -118,10 +120,13 @@ def mark_seen(s: Session, alerts: Iterable[Alert], actor: Actor) -> None:
     """Record the first time a clinician saw each alert (viewers' views are not 'seen')."""
     if not actor.can_write or actor.user_id is None:
         return
-    ids = [a.id for a in alerts if a.seen_at is None]
-    if ids:
-        s.execute(update(Alert).where(Alert.id.in_(ids), Alert.seen_at.is_(None))
-                  .values(seen_at=utcnow(), seen_by_id=actor.user_id))
+    unseen = [a for a in alerts if a.seen_at is None]
+    if unseen:
+        now = utcnow()
+        s.execute(update(Alert).where(Alert.id.in_([a.id for a in unseen]), Alert.seen_at.is_(None))
+                  .values(seen_at=now, seen_by_id=actor.user_id))
+        for a in unseen:  # the caller's copies show this view as the first sight
+            a.seen_at, a.seen_by_id = now, actor.user_id
 
 
 def acknowledge(s: Session, alert: Alert, actor: Actor, note: str | None) -> None:

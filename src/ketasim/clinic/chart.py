@@ -68,6 +68,9 @@ def score_chart(phq9: Sequence[tuple[dt.date, int]], gad7: Sequence[tuple[dt.dat
                 *, forecast_days: int = 91) -> str:
     """SVG markup of the chart; ``forecast`` is a stored result of ``forecasting.result_from_forecast``."""
     dates: list[dt.date] = [d for d, _ in phq9] + [d for d, _ in gad7] + list(sessions) + [today]
+    if forecast and forecast.get("next_session_date"):  # show the recommended date if within six months
+        ahead = (dt.date.fromisoformat(forecast["next_session_date"]) - today).days + 14
+        forecast_days = max(forecast_days, min(ahead, 182))
     fdates = [dt.date.fromisoformat(x) for x in forecast["dates"][: forecast_days + 1]] if forecast else []
     d0, d1 = min(dates + fdates), max(dates + fdates)
     ax = _Axes(d0, d1 if d1 > d0 else d0 + dt.timedelta(days=7))

@@ -148,8 +148,9 @@ def result_from_forecast(fc: Any, history: PatientHistory) -> dict[str, Any]:
                                threshold=level)
         already = bool(np.isfinite(day))
     # The last observed score against the model's 80% range for that day.
-    band_lo, band_hi = float(fc.past_fit["q0.1"][-1]), float(fc.past_fit["q0.9"][-1])
-    position = "inside" if band_lo - 1e-9 <= last.value <= band_hi + 1e-9 else (
+    # Compared in whole points, as the range is shown.
+    band_lo, band_hi = float(round(fc.past_fit["q0.1"][-1])), float(round(fc.past_fit["q0.9"][-1]))
+    position = "inside" if band_lo <= last.value <= band_hi else (
         "above" if last.value > band_hi else "below")
     rec_date = rec["next_session_date"]
     if already:

@@ -73,7 +73,7 @@ def _require_write(actor: Actor) -> None:
 def get_patient(s: Session, patient_id: int) -> Patient:
     p = s.get(Patient, patient_id)
     if p is None:
-        raise ClinicError(f"patient {patient_id}: no such patient", status=404, field="patient_id")
+        raise ClinicError(f"patient_id = {patient_id}: no such patient", status=404, field="patient_id")
     return p
 
 
@@ -131,7 +131,7 @@ def patient_view(db: Database, actor: Actor, patient_id: int, *, score_limit: in
                 q = q.limit(score_limit)
             out[kind] = list(s.scalars(q))
         out["alerts"] = list(s.scalars(select(Alert).where(Alert.patient_id == patient_id)
-                                       .order_by(Alert.raised_at.desc()).limit(100)))
+                                       .order_by((Alert.kind == "item9").desc(), Alert.raised_at.desc()).limit(100)))
         out["forecast"] = s.scalar(select(StoredForecast).where(StoredForecast.patient_id == patient_id))
         out["users"] = {u.id: u.display_name for u in s.scalars(select(User))}
     with db.write() as s:
@@ -357,7 +357,7 @@ def acknowledge_alert(db: Database, actor: Actor, alert_id: int, note: str | Non
     with db.write() as s:
         alert = s.get(Alert, alert_id)
         if alert is None:
-            raise ClinicError(f"alert {alert_id}: no such alert", status=404, field="alert_id")
+            raise ClinicError(f"alert_id = {alert_id}: no such alert", status=404, field="alert_id")
         alert_rules.acknowledge(s, alert, actor, note)
         alert_rules.update_open_count(s, get_patient(s, alert.patient_id))
         audit.record(s, actor, "acknowledge", "alert", alert_id, patient_id=alert.patient_id)
