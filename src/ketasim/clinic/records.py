@@ -70,8 +70,10 @@ def _require_write(actor: Actor) -> None:
                           field="role")
 
 
-def get_patient(s: Session, patient_id: int) -> Patient:
-    p = s.get(Patient, patient_id)
+def get_patient(s: Session, patient_id: int, *, lock: bool = False) -> Patient:
+    """The patient; ``lock`` holds its row until the transaction ends (writes that update its summary: on
+    PostgreSQL two concurrent writes would otherwise both read and overwrite the same version)."""
+    p = s.get(Patient, patient_id, with_for_update=lock or None)
     if p is None:
         raise ClinicError(f"patient_id = {patient_id}: no such patient", status=404, field="patient_id")
     return p
@@ -231,7 +233,7 @@ def add_record(db: Database, actor: Actor, patient_id: int, kind: str, data: Bas
     model = record_kind(kind)
     with db.write() as s:
         cfg = settings(s)
-        patient = get_patient(s, patient_id)
+        patient = get_patient(s, patient_id, lock=True)
         fields = _fields(s, kind, patient, data, cfg)
         if source is not None and model is Score:
             fields["source"] = source
@@ -264,7 +266,7 @@ def amend_record(db: Database, actor: Actor, patient_id: int, kind: str, record_
         raise TypeError(f"{kind} amended with {type(data).__name__}")
     with db.write() as s:
         cfg = settings(s)
-        patient = get_patient(s, patient_id)
+        patient = get_patient(s, patient_id, lock=True)
         old = _current_record(s, patient_id, kind, record_id)
         old.status, old.changed_at, old.changed_by_id, old.change_reason = "amended", utcnow(), actor.user_id, reason
         s.flush()
@@ -285,7 +287,7 @@ def void_record(db: Database, actor: Actor, patient_id: int, kind: str, record_i
     _require_write(actor)
     with db.write() as s:
         cfg = settings(s)
-        patient = get_patient(s, patient_id)
+        patient = get_patient(s, patient_id, lock=True)
         row = _current_record(s, patient_id, kind, record_id)
         row.status, row.changed_at, row.changed_by_id, row.change_reason = "voided", utcnow(), actor.user_id, reason
         _after_write(s, kind, patient, row, cfg)
@@ -359,7 +361,7 @@ def acknowledge_alert(db: Database, actor: Actor, alert_id: int, note: str | Non
         if alert is None:
             raise ClinicError(f"alert_id = {alert_id}: no such alert", status=404, field="alert_id")
         alert_rules.acknowledge(s, alert, actor, note)
-        alert_rules.update_open_count(s, get_patient(s, alert.patient_id))
+        alert_rules.update_open_count(s, get_patient(s, alert.patient_id, lock=True))
         audit.record(s, actor, "acknowledge", "alert", alert_id, patient_id=alert.patient_id)
     return alert
 
@@ -398,7 +400,7 @@ def delete_patient(db: Database, actor: Actor, patient_id: int, confirm_external
     """Delete a patient and every record on request (the audit log keeps that it happened, by id only)."""
     _require_write(actor)
     with db.write() as s:
-        p = get_patient(s, patient_id)
+        p = get_patient(s, patient_id, lock=True)
         if confirm_external_id != p.external_id:
             raise ClinicError("confirm_external_id: allowed the patient's identifier exactly, to confirm the deletion",
                               field="confirm_external_id")

@@ -53,7 +53,7 @@ def refresh_patient(db: Database, patient_id: int, **forecast_options: Any) -> s
     today = local_today(tz)
     outcome = compute_forecast(rec, tz, today, risk=risk, **forecast_options)
     with db.write() as s:
-        patient = s.get(Patient, patient_id)
+        patient = s.get(Patient, patient_id, with_for_update=True)
         if patient is None:  # deleted meanwhile
             return "deleted"
         row = s.scalar(select(StoredForecast).where(StoredForecast.patient_id == patient_id))
