@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -59,3 +65,34 @@ def make_clinic(url: str, *, timezone: str = "Europe/Berlin", **cfg_options) -> 
         create_user(db, email, PASSWORD, role, name=role.capitalize())
     cfg = ServerConfig(db_url=url, run_worker=False, **cfg_options)
     return Clinic(db=db, client=TestClient(create_app(cfg, db), follow_redirects=False), cfg=cfg)
+
+
+SERVER_CODE = "from ketasim.interfaces.cli import main; main()"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(url: str, port: int, log: Path, *, worker: bool = False) -> subprocess.Popen:
+    """``ketasim clinic serve`` in its own process group (so that a test can SIGKILL it), once it answers."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    fh = open(log, "ab")
+    argv = [sys.executable, "-c", SERVER_CODE, "clinic", "serve", "--db", url, "--port", str(port),
+            "--worker" if worker else "--no-worker"]
+    proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {log.read_text()[-2000:]}")
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("server did not start in 60 s")

@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from clinic_helpers import PASSWORD, USERS, make_clinic
+from clinic_helpers import PASSWORD, USERS, free_port, make_clinic, start_server
 from sqlalchemy import MetaData, func, select, text
 
 from ketasim.clinic import backup, migrate
@@ -22,34 +19,7 @@ from ketasim.clinic.db import Database
 from ketasim.clinic.models import Alert, AuditEntry, Base, Patient, Score, TreatmentSession
 from ketasim.clinic.settings import sqlite_url
 
-SERVER_CODE = "from ketasim.interfaces.cli import main; main()"
 SECRET_ID = "KILL-7731"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(url: str, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"),
-                                                         os.environ.get("PYTHONPATH", "")])}
-    fh = open(log, "ab")
-    proc = subprocess.Popen([sys.executable, "-c", SERVER_CODE, "clinic", "serve", "--db", url, "--port", str(port),
-                             "--no-worker"], stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {log.read_text()[-2000:]}")
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("server did not start in 60 s")
 
 
 def kill_during_writes(url: str, tmp_path: Path) -> None:
@@ -128,7 +98,6 @@ def kill_during_writes(url: str, tmp_path: Path) -> None:
     assert SECRET_ID not in server_log  # ... without the patient's identifier (the search query is dropped)
 
 
-@pytest.mark.slow
 def test_sigkill_during_writes_sqlite(tmp_path):
     kill_during_writes(sqlite_url(tmp_path / "clinic.db"), tmp_path)
 
