@@ -26,6 +26,7 @@ from ketasim.clinic.web import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     client_ip,
+    clinic_settings,
     page_actor,
     page_admin,
     page_session,
@@ -173,8 +174,7 @@ def overview(request: Request, q: str = "", page: int = 1, actor: Actor = Depend
 
 
 def _tz(request: Request) -> Any:
-    with state(request).db.read() as s:
-        return zone(records.settings(s).timezone)
+    return zone(clinic_settings(request).timezone)
 
 
 @pages.get("/patients/new", response_class=HTMLResponse)
@@ -243,18 +243,16 @@ def forecast_page(request: Request, patient_id: int, actor: Actor = Depends(page
 @pages.get("/patients/{patient_id}/report", response_class=HTMLResponse)
 def report_page(request: Request, patient_id: int, actor: Actor = Depends(page_actor)) -> Response:
     view = records.patient_view(state(request).db, actor, patient_id, score_limit=500)
-    with state(request).db.read() as s:
-        cfg = records.settings(s)
-        tz, name = zone(cfg.timezone), cfg.name
+    cfg = clinic_settings(request)
+    tz, name = zone(cfg.timezone), cfg.name
     return render(request, "report.html", {"report": report_content(view, tz, name), "patient": view["patient"]})
 
 
 @pages.get("/patients/{patient_id}/report.pdf")
 def report_pdf_page(request: Request, patient_id: int, actor: Actor = Depends(page_actor)) -> Response:
     view = records.patient_view(state(request).db, actor, patient_id, score_limit=500)
-    with state(request).db.read() as s:
-        cfg = records.settings(s)
-        tz, name = zone(cfg.timezone), cfg.name
+    cfg = clinic_settings(request)
+    tz, name = zone(cfg.timezone), cfg.name
     pdf = report_pdf(report_content(view, tz, name))
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="report-{patient_id}.pdf"'})
@@ -329,8 +327,7 @@ def record_create(request: Request, patient_id: int, kind: str, form: dict[str, 
 def record_amend_page(request: Request, patient_id: int, kind: str, record_id: int,
                       actor: Actor = Depends(page_actor)) -> Response:
     row = records.get_record(state(request).db, actor, patient_id, kind, record_id)
-    with state(request).db.read() as s:
-        tz_name = records.settings(s).timezone
+    tz_name = clinic_settings(request).timezone
     values = _form_values(kind, records.record_as_input(kind, row, tz_name))
     return _record_form(request, patient_id, kind, actor, values=values, errors=[], record_id=record_id)
 

@@ -112,14 +112,25 @@ def make_templates() -> Jinja2Templates:
     return templates
 
 
+def clinic_settings(request: Request) -> Any:
+    """The clinic's settings row, read once per request."""
+    cached = getattr(request.state, "clinic_settings", None)
+    if cached is None:
+        from ketasim.clinic import records
+
+        with state(request).db.read() as s:
+            cached = records.settings(s)
+        request.state.clinic_settings = cached
+    return cached
+
+
 def render(request: Request, name: str, context: dict[str, Any], *, status: int = 200) -> Any:
     """A page with the clinic's common context: user, CSRF token, time zone, demo and urgent banners."""
     from ketasim.clinic import records
 
     st = state(request)
-    with st.db.read() as s:
-        cfg = records.settings(s)
-        tz_name, demo, clinic_name = cfg.timezone, cfg.demo, cfg.name
+    cfg = clinic_settings(request)
+    tz_name, demo, clinic_name = cfg.timezone, cfg.demo, cfg.name
     login = getattr(request.state, "login", None)
     tz = zone(tz_name)
     ctx = {"request": request, "user": login.user if login else None, "csrf": login.csrf_token if login else "",
