@@ -286,7 +286,8 @@ def bench(backend: str, args: argparse.Namespace, folder: Path) -> dict:
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(30)
-        return {"backend": backend, "populate_s": round(populate_s, 1), **out}
+        return {"backend": backend, "populate_s": round(populate_s, 1),
+                "machine_load_average_1_min_at_start": round(os.getloadavg()[0], 2), **out}
     finally:
         if pg:
             pg.stop()
@@ -316,7 +317,9 @@ def main() -> None:
         for b in backends:
             (Path(tmp) / b).mkdir()
             runs.append(bench(b, args, Path(tmp) / b))
-    report = {"benchmark": "clinic_load", "date": dt.date.today().isoformat(), "patients": args.patients,
+    report = {"benchmark": "clinic_load", "date": dt.date.today().isoformat(),
+              "machine_load_average_1_5_15_min_at_end": [round(x, 2) for x in os.getloadavg()],
+              "patients": args.patients,
               "scores": args.scores, "users": args.users, "think_s": args.think, "duration_s": args.duration,
               "server": "one process (uvicorn, thread pool of 40), forecast worker off",
               "forecasts": "seeded by the marked fast path (one real forecast copied, fast_path = true)",

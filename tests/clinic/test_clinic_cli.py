@@ -86,7 +86,7 @@ def test_migrations_ship_as_package_data():
 
     cfg = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text())
     data = cfg["tool"]["setuptools"]["package-data"]["ketasim"]
-    for pattern in ("clinic/templates/*.html", "clinic/static/*", "clinic/migrations/*.py",
+    for pattern in ("clinic/templates/*.html", "clinic/static/*", "clinic/migrations/*.py", "clinic/migrations/*.mako",
                     "clinic/migrations/versions/*.py"):
         assert pattern in data
     assert (SRC / "clinic" / "migrations" / "script.py.mako").exists()
