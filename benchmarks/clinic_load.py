@@ -166,7 +166,8 @@ def populate(url: str, n_patients: int, n_scores: int, seed: int = 1) -> None:
         from sqlalchemy import text
 
         with db.engine.begin() as conn:
-            conn.execute(text("SELECT setval(pg_get_serial_sequence('patients', 'id'), (SELECT max(id) FROM patients))"))
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('patients', 'id'), "
+                              "(SELECT max(id) FROM patients))"))
             conn.execute(text("ANALYZE"))
     db.dispose()
 

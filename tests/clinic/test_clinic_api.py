@@ -238,3 +238,17 @@ def test_forecast_pending_then_computed_by_the_worker(clinic):
     phq9(clinic, h, pid, 35, [1] * 9)
     assert clinic.client.get(f"/api/patients/{pid}/forecast", headers=h).json()["stale"] is True
     assert worker.stale_patients(clinic.db) == [pid]
+
+
+def test_patient_details_corrected_with_a_reason(clinic):
+    h = clinic.token("clinician")
+    pid = new_patient(clinic, h)
+    r = clinic.client.post(f"/api/patients/{pid}/details", headers=h,
+                           json={"birth_year": 1981, "sex": "female", "weight_kg": 74.5, "reason": "weighed today"})
+    assert r.status_code == 200 and r.json()["weight_kg"] == 74.5 and r.json()["birth_year"] == 1981
+    future = clinic.client.post(f"/api/patients/{pid}/details", headers=h,
+                                json={"birth_year": 2999, "sex": "female", "weight_kg": 74.5, "reason": "typo"})
+    assert future.status_code == 422 and future.json()["field"] == "birth_year"
+    assert session(clinic, h, pid, 0).json()["dose_mg_per_kg"] == round(35 / 74.5, 4)  # the new weight counts
+    entries = clinic.client.get("/api/audit", headers=clinic.token("admin")).json()["entries"]
+    assert any(e["action"] == "amend" and e["entity"] == "patient" and "weight_kg" in e["detail"] for e in entries)

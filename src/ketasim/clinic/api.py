@@ -20,6 +20,7 @@ from ketasim.clinic.schemas import (
     DeleteIn,
     LifeEventIn,
     LoginIn,
+    PatientDetailsIn,
     PatientIn,
     ReasonIn,
     ScoreIn,
@@ -72,6 +73,13 @@ def get_patient(request: Request, patient_id: int, actor: Actor = Depends(api_ac
 def _add(request: Request, actor: Actor, patient_id: int, kind: str, body: BaseModel) -> dict[str, Any]:
     row, raised = records.add_record(state(request).db, actor, patient_id, kind, body, source="api")
     return {**columns(row), "alerts_raised": [columns(a) for a in raised]}
+
+
+@api.post("/patients/{patient_id}/details")
+def update_patient(request: Request, patient_id: int, body: PatientDetailsIn,
+                   actor: Actor = Depends(api_actor)) -> dict:
+    """Correct birth year, sex or weight, with a reason (kept in the audit log)."""
+    return columns(records.update_patient(state(request).db, actor, patient_id, body))
 
 
 @api.post("/patients/{patient_id}/sessions", status_code=201)

@@ -5,6 +5,9 @@
   start with ``BEGIN IMMEDIATE`` so that two writers queue instead of failing.
 * PostgreSQL: ``postgresql+psycopg://user@host/db``.
 
+Statement parameters are hidden from database error messages (``hide_parameters``), so that an
+unexpected error logs no patient data.
+
 Every write is one transaction: :meth:`Database.write` commits everything done inside it or nothing.
 """
 
@@ -68,13 +71,13 @@ def make_engine(url: str) -> Engine:
             raise ClinicError(f"--db = {url!r}: allowed an SQLite file (sqlite:///PATH), not an in-memory database",
                               field="db")
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               pool_size=20, max_overflow=20)
+                               pool_size=20, max_overflow=20, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if backend == "postgresql":
         try:
-            return create_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True)
+            return create_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
         except (NoSuchModuleError, ModuleNotFoundError):
             raise ClinicError(f"--db = {url!r}: use the psycopg driver, postgresql+psycopg://USER@HOST/DB",
                               field="db") from None

@@ -20,7 +20,7 @@ from ketasim.clinic.forecasting import relapse_definition
 from ketasim.clinic.instruments import GAD7, PHQ9, instrument
 from ketasim.clinic.models import ROLES, AuditEntry, User
 from ketasim.clinic.report import report_content, report_pdf
-from ketasim.clinic.schemas import RECORD_SCHEMAS, PatientIn
+from ketasim.clinic.schemas import RECORD_SCHEMAS, PatientDetailsIn, PatientIn
 from ketasim.clinic.timezones import local_today, zone
 from ketasim.clinic.web import (
     LOGIN_CSRF_COOKIE,
@@ -222,6 +222,18 @@ def patient_page(request: Request, patient_id: int, actor: Actor = Depends(page_
     tz = _tz(request)
     return render(request, "patient.html", {**view, "life_events": view["life-events"], "chart": _chart(view, tz),
                                             "forecast_state": _forecast_state(view), "titles": RECORD_TITLES})
+
+
+@pages.post("/patients/{patient_id}/details")
+def patient_details(request: Request, patient_id: int, form: dict[str, str] = Depends(checked_form),
+                    actor: Actor = Depends(page_actor)) -> Response:
+    try:
+        data = PatientDetailsIn.model_validate({k: _blank(form.get(k)) for k in ("birth_year", "sex", "weight_kg",
+                                                                              "reason")})
+    except ValidationError as exc:
+        raise ClinicError("; ".join(m["message"] for m in validation_messages(exc)), field="details") from None
+    records.update_patient(state(request).db, actor, patient_id, data)
+    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 
 @pages.get("/patients/{patient_id}/forecast", response_class=HTMLResponse)

@@ -37,6 +37,7 @@ from ketasim.clinic.models import (
 from ketasim.clinic.schemas import (
     RECORD_SCHEMAS,
     LifeEventIn,
+    PatientDetailsIn,
     PatientIn,
     ScoreIn,
     SessionIn,
@@ -100,6 +101,20 @@ def create_patient(db: Database, actor: Actor, data: PatientIn, *, synthetic: bo
         s.add(p)
         s.flush()
         audit.record(s, actor, "create", "patient", p.id, patient_id=p.id)
+    return p
+
+
+def update_patient(db: Database, actor: Actor, patient_id: int, data: PatientDetailsIn) -> Patient:
+    """Correct a patient's birth year, sex or weight (a new weight counts for sessions recorded from now on)."""
+    _require_write(actor)
+    with db.write() as s:
+        p = get_patient(s, patient_id, lock=True)
+        changed = [k for k in ("birth_year", "sex", "weight_kg") if getattr(p, k) != getattr(data, k)]
+        for k in changed:
+            setattr(p, k, getattr(data, k))
+        p.record_version += 1
+        audit.record(s, actor, "amend", "patient", patient_id, patient_id=patient_id,
+                     detail=f"{', '.join(changed) or 'nothing'} changed: {data.reason}")
     return p
 
 

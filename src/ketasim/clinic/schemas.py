@@ -23,6 +23,12 @@ Sedation = Literal["none", "mild", "moderate", "severe"]
 CADSS_MAX = 92  # Clinician-Administered Dissociative States Scale, 23 items scored 0-4 (Bremner 1998)
 
 
+def _past_year(year: int) -> int:
+    if year > dt.date.today().year:
+        raise ValueError(f"a birth year up to {dt.date.today().year}")
+    return year
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -34,12 +40,18 @@ class PatientIn(Strict):
     sex: Sex
     weight_kg: float = Field(ge=WEIGHT.low, le=WEIGHT.high, description=f"kg ({WEIGHT.text()})")
 
-    @field_validator("birth_year")
-    @classmethod
-    def _not_future(cls, v: int) -> int:
-        if v > dt.date.today().year:
-            raise ValueError(f"a birth year up to {dt.date.today().year}")
-        return v
+    _birth_year = field_validator("birth_year")(lambda v: _past_year(v))
+
+
+class PatientDetailsIn(Strict):
+    """A correction of a patient's details (the identifier stays)."""
+
+    birth_year: int = Field(ge=1900, le=2100)
+    sex: Sex
+    weight_kg: float = Field(ge=WEIGHT.low, le=WEIGHT.high, description=f"kg ({WEIGHT.text()})")
+    reason: str = Field(min_length=3, max_length=500)
+
+    _birth_year = field_validator("birth_year")(lambda v: _past_year(v))
 
 
 class BloodPressure(Strict):
