@@ -109,6 +109,8 @@ def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(resources.files("ketasim.clinic") / "templates"))
     env = templates.env
     env.globals.update(PHQ9=PHQ9, GAD7=GAD7, ANSWERS=ANSWERS)
+    for name in env.list_templates():  # compiled once at start-up (a template error stops the server here)
+        env.get_template(name)
     return templates
 
 
