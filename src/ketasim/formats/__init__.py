@@ -1,0 +1,2 @@
+"""Readers and writers of outside formats: the one YAML reader of every input file with the line of every
+field (:mod:`ketasim.formats.yamlio`)."""
