@@ -33,7 +33,7 @@ def test_unknown_route_lists_the_routes():
 def test_route_missing_from_the_model_in_a_plan():
     """Intranasal esketamine with the IV model chosen: the error names the model and the route."""
     plan = Plan(doses=(Dose(0.0, 56.0, route="intranasal", drug="esketamine", devices=2),),
-                pk_models={"esketamine": "otto2021"}, horizon_days=2)
+                pk_models={"esketamine": "otto2021"}, horizon_days=2, allow_off_label=True)
     with pytest.raises(KetasimError, match="intranasal"):
         simulate(plan)
 

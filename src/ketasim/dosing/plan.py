@@ -294,6 +294,19 @@ class Plan:
         """Plan day of a calendar date (midnight)."""
         return float((date - self.start_date).days)
 
+    def with_horizon(self, horizon_days: float) -> Plan:
+        """The plan simulated to ``horizon_days``: doses, sessions, lifestyle periods and life events at or
+        after it are left out (the rule by which a plan file cuts its series at the horizon)."""
+        h = float(horizon_days)
+        treatments = tuple(replace(t, session_days=tuple(s for s in t.session_days if s < h)) if t.session_days
+                           else t for t in self.treatments)
+        return replace(
+            self, horizon_days=h, doses=tuple(d for d in self.doses if d.day < h),
+            therapy_days=tuple(s for s in self.therapy_days if s < h),
+            lifestyle=tuple(lp for lp in self.lifestyle if lp.start_day < h),
+            treatments=tuple(t for t in treatments if t.kind == "antidepressant" or t.session_days),
+            patient=replace(self.patient, life_events=tuple(e for e in self.patient.life_events if e.day <= h)))
+
     def without(self, *, therapy: bool = False, lifestyle: bool = False, maintenance: bool = False,
                 treatments: bool = False) -> Plan:
         """The same plan with the named strategies removed (for attributing gains)."""

@@ -244,7 +244,8 @@ class PatientHistory:
         ``patient`` supplies the latent attributes (baseline MADRS, chronic load, life-event
         amplitudes) a history does not record; its weight is replaced by the recorded one.
         ``include_planned`` keeps the doses and sessions dated after ``today``; ``extra_doses``
-        and ``extra_therapy_days`` add candidate future treatment.
+        and ``extra_therapy_days`` add candidate future treatment. ``horizon_days`` is rounded up to whole
+        days (default: the day after the last event or ``today``).
         """
         if patient is None:
             patient = Patient(weight_kg=self.weight_kg, life_events=self.life_events(), age=self.age)
@@ -253,8 +254,8 @@ class PatientHistory:
         doses = tuple(sorted((*self.doses(past=past), *extra_doses), key=lambda d: d.day))
         therapy = tuple(sorted((*self.therapy_days(past=past), *extra_therapy_days)))
         if horizon_days is None:
-            last = max([self.today_day, *(d.day + 1 for d in doses), *(t + 1 for t in therapy)])
-            horizon_days = float(math.ceil(last))
+            horizon_days = max([self.today_day, *(d.day + 1 for d in doses), *(t + 1 for t in therapy)])
+        horizon_days = float(math.ceil(horizon_days))  # a plan's horizon is whole days
         return Plan(name=self.name, patient=patient, doses=doses, therapy_days=therapy, treatments=self.treatments(),
                     horizon_days=float(horizon_days), start_date=self.start_date, allow_off_label=self.allow_off_label,
                     description=f"history of {self.name}", source_file=self.source_file)
