@@ -144,8 +144,6 @@ def test_footer_and_off_label_warning(full_fig, full_traj):
     assert any(DISCLAIMER in t for t in texts)
     assert any(OFF_LABEL_WARNING in t for t in texts)
     assert any("every input" in t for t in texts)  # the title names the plan
-    from dataclasses import replace
-
     fig = figure_trajectory(simulate(_full_plan(off_label=False).with_horizon(20)))
     try:
         assert not any("OFF-LABEL" in t.get_text() for t in fig.texts)

@@ -682,6 +682,16 @@ def _check_compiles(plan: Plan, src: _Source) -> None:
 def parse_plan(text: str, source: str = "<string>") -> Plan:
     """A :class:`Plan` from the YAML ``text`` of a plan file; ``source`` names it in errors."""
     data, src = _read_yaml(text, source)
+    return plan_from_data(data, src, source=source)
+
+
+def plan_from_data(data: Any, lines: _Source | None = None, *, source: str = "<string>") -> Plan:
+    """A :class:`Plan` from the parsed mapping of a plan (a plan file's content, or a plan written inside
+    another file, such as a study's arm); ``lines`` (from :func:`~ketasim.formats.yamlio.read_yaml`) gives the
+    line of each field in errors."""
+    src = lines if lines is not None else _Source(source, root="<plan>")
+    if not isinstance(data, dict):
+        raise src.error((), data, "a mapping of keys (name, start_date, patient, doses, ...)")
     spec: PlanSpec = _validate(PlanSpec, data, (), src)
     start, _ = _parse_date(spec.start_date, ("start_date",), src)
     p = spec.patient

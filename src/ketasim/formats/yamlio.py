@@ -317,8 +317,9 @@ def read_yaml(text: str, *, file: str) -> tuple[Any, LineMap]:
         if "expected a single document" in str(exc.context or ""):
             raise PlanError("<yaml>", "a second document (---)", "one YAML document per file", file=file,
                             line=line) from None
-        raise PlanError("<yaml>", problem, "valid YAML (check indentation, colons and quotes)", file=file,
-                        line=line) from None
+        syntax = ("valid JSON (check brackets, commas and quotes)" if file.lower().endswith(".json")
+                  else "valid YAML (check indentation, colons and quotes)")
+        raise PlanError("<yaml>", problem, syntax, file=file, line=line) from None
     except yaml.YAMLError as exc:
         raise PlanError("<yaml>", str(exc).strip(), "valid YAML", file=file) from None
     except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:  # e.g. "!!timestamp 2025-02-30"

@@ -27,7 +27,7 @@ from rich.table import Table
 
 from ketasim.errors import PlanError
 from ketasim.interfaces.cli import app
-from ketasim.interfaces.commands.simulate import parse_overrides
+from ketasim.parameters import parse_overrides
 
 
 def parse_spreads(items: list[str] | None) -> dict[str, float]:
