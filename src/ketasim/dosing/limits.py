@@ -36,6 +36,9 @@ OFF_LABEL_HINT_PYTHON = "pass allow_off_label=True to lift dose limits"
 AMOUNT_AGREEMENT = 0.01  # amount_mg and mg_per_kg x weight_kg of one dose agree within 1%
 ESKETAMINE_DEVICE_MG = 28.0  # one Spravato nasal spray device (two sprays), US prescribing information
 HARD_MAX_MG_PER_KG = 10.0  # model domain, any route: above anaesthetic induction doses
+HARD_MAX_INFUSION_MIN = 1440.0  # model domain: an infusion of at most a day
+HARD_MAX_DEVICES = 10  # nasal devices in one administration (Spravato uses 1-3)
+HARD_MAX_DEVICE_INTERVAL_MIN = 60.0  # between two devices of one administration
 
 
 @dataclass(frozen=True)
@@ -324,8 +327,9 @@ def amount_disagreement(dose: Dose, weight_kg: float, prefix: str = "", index: i
 
 def intrinsic_violations(dose: Dose, prefix: str = "", index: int | None = None) -> list[LimitViolation]:
     """The hard rules one administration breaks whatever the patient: a dose above 0 (and at most
-    :data:`HARD_MAX_MG_PER_KG` when written per kg), a day on or after the start, an infusion of 0 or more
-    minutes, 1 or more devices a positive interval apart."""
+    :data:`HARD_MAX_MG_PER_KG` when written per kg), a day on or after the start, an infusion of 0 to
+    :data:`HARD_MAX_INFUSION_MIN` minutes, 1 to :data:`HARD_MAX_DEVICES` devices at most
+    :data:`HARD_MAX_DEVICE_INTERVAL_MIN` apart."""
     out: list[LimitViolation] = []
     d = dose
     written = format_dose(d)
@@ -338,12 +342,17 @@ def intrinsic_violations(dose: Dose, prefix: str = "", index: int | None = None)
     if not (math.isfinite(d.day) and d.day >= 0):
         out.append(LimitViolation(f"{prefix}date", d.day, "a day on or after the plan start (day 0)", True,
                                   index, "date"))
-    if not (math.isfinite(d.duration_min) and d.duration_min >= 0):
+    if not (math.isfinite(d.duration_min) and 0 <= d.duration_min <= HARD_MAX_INFUSION_MIN):
         out.append(LimitViolation(f"{prefix}infusion_minutes", f"{d.duration_min:g} min",
-                                  "0 (bolus) or more minutes", True, index, "infusion_minutes"))
-    if d.devices < 1 or not (math.isfinite(d.device_interval_min) and d.device_interval_min > 0):
-        out.append(LimitViolation(f"{prefix}devices", d.devices, "1 or more devices, a positive interval",
-                                  True, index, "devices"))
+                                  f"0 (bolus) to {HARD_MAX_INFUSION_MIN:g} minutes (even with allow_off_label)", True,
+                                  index, "infusion_minutes"))
+    if not 1 <= d.devices <= HARD_MAX_DEVICES:
+        out.append(LimitViolation(f"{prefix}devices", d.devices, f"1 to {HARD_MAX_DEVICES} devices", True, index,
+                                  "devices"))
+    if not (math.isfinite(d.device_interval_min) and 0 < d.device_interval_min <= HARD_MAX_DEVICE_INTERVAL_MIN):
+        out.append(LimitViolation(f"{prefix}device_interval_minutes", d.device_interval_min,
+                                  f"above 0 and at most {HARD_MAX_DEVICE_INTERVAL_MIN:g} minutes between devices",
+                                  True, index, "device_interval_minutes"))
     return out
 
 

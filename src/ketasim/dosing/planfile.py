@@ -562,7 +562,7 @@ class _Resolver:
                         phase=phase, devices=devices, device_interval_min=interval, mg_per_kg=mg_per_kg)  # type: ignore[arg-type]
         except LimitError as exc:
             v = exc.violations[0]
-            key = v.key if v.key in ("dose", "infusion_minutes", "devices") else "dose"
+            key = v.key if v.key in ("dose", "infusion_minutes", "devices", "device_interval_minutes") else "dose"
             raise src.error((*path, key), getattr(spec, key, None) or v.value, v.allowed) from None
 
     # -- sessions ------------------------------------------------------------------------------

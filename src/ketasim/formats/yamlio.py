@@ -121,24 +121,27 @@ def check_text(text: str, *, file: str) -> str:
     return text
 
 
-def read_text_file(path: str | Path, *, what: str = "file") -> str:
+def read_text_file(path: str | Path, *, what: str = "file", name: str | None = None) -> str:
     """The text of the file at ``path``: UTF-8 with or without a byte-order mark, printable, at most
-    :data:`MAX_TEXT_BYTES`. Anything else is a :class:`PlanError` that names the fix."""
+    :data:`MAX_TEXT_BYTES`. Anything else is a :class:`PlanError` that names the fix.
+
+    ``what`` names the file's role in errors about the file itself (``plan file``), ``name`` the file in errors
+    about its content (default: ``path``)."""
     p = Path(path)
-    name = str(p)
+    name = str(p) if name is None else name
     try:
         size = p.stat().st_size
         if p.is_dir():
-            raise PlanError(what, name, "a file, not a folder")
+            raise PlanError(what, str(p), "a file, not a folder")
         if size > MAX_TEXT_BYTES:
-            raise PlanError(what, f"{name} ({size:,} bytes)", f"a file of at most {MAX_TEXT_BYTES:,} bytes")
+            raise PlanError(what, f"{p} ({size:,} bytes)", f"a file of at most {MAX_TEXT_BYTES:,} bytes")
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise PlanError(what, name, "an existing file") from None
+        raise PlanError(what, str(p), "an existing file") from None
     except PermissionError:
-        raise PlanError(what, name, "a file you may read (permission denied)") from None
+        raise PlanError(what, str(p), "a file you may read (permission denied)") from None
     except OSError as exc:
-        raise PlanError(what, name, f"a readable file ({exc.strerror or exc.__class__.__name__})") from None
+        raise PlanError(what, str(p), f"a readable file ({exc.strerror or exc.__class__.__name__})") from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise PlanError("encoding", "UTF-16 (byte-order mark FF FE or FE FF)", f"UTF-8 text: {ENCODING_FIX}",
                         file=name, line=1)

@@ -396,12 +396,15 @@ def _check_planned_dose(last: Dose, dose_mg: float, history: PatientHistory) -> 
     from ketasim.dosing.limits import OFF_LABEL_HINT_PYTHON, LimitError, check_dose
 
     try:
-        found = check_dose(replace(last, amount_mg=float(dose_mg), mg_per_kg=None), weight_kg=history.weight_kg,
-                           allow_off_label=history.allow_off_label)
-    except (LimitError, TypeError, ValueError) as exc:
-        found = exc.violations if isinstance(exc, LimitError) else []
-        if not found:
-            raise PlanError("dose_mg", dose_mg, "a dose in mg") from None
+        candidate = replace(last, amount_mg=float(dose_mg), mg_per_kg=None)
+    except (TypeError, ValueError):
+        raise PlanError("dose_mg", dose_mg, "a dose in mg") from None
+    except LimitError as exc:
+        found = exc.violations
+    except PlanError as exc:
+        raise PlanError("dose_mg", dose_mg, exc.allowed) from None
+    else:
+        found = check_dose(candidate, weight_kg=history.weight_kg, allow_off_label=history.allow_off_label)
     if found:
         v = min(found, key=lambda v: not v.hard)
         hint = "" if v.hard else f"; {OFF_LABEL_HINT_PYTHON}"

@@ -678,8 +678,7 @@ def _csv_rows(text: str, file: str) -> tuple[list[str], list[dict[str, str]], li
         except StopIteration:
             break
         except csv.Error as exc:
-            raise PlanError("row", str(exc), f"comma-separated fields, quotes in pairs, at most {MAX_FIELD_CHARS:,} "
-                            "characters a field", file=file, line=first) from None
+            raise _csv_error(exc, text, first, header, file) from None
         end = reader.line_num
         if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
             continue
@@ -706,6 +705,26 @@ def _csv_rows(text: str, file: str) -> tuple[list[str], list[dict[str, str]], li
     return header, records, lines, header_line
 
 
+def _csv_error(exc: csv.Error, text: str, line: int, header: list[str] | None, file: str) -> PlanError:
+    """The CSV reader's error as the row (line) and the column at fault: a quote never closed, or a field
+    too long to read."""
+    lines = text.splitlines()
+    cells = lines[line - 1].split(",") if line - 1 < len(lines) else []
+
+    def column(j: int | None) -> str:
+        if j is None:
+            return "row"
+        return header[j] if header is not None and j < len(header) else f"column {j + 1}"
+
+    if "field larger than field limit" in str(exc):
+        j = next((k for k, c in enumerate(cells) if len(c) > MAX_FIELD_CHARS), None)
+        return PlanError(column(j), "a field of more than 131,072 characters",
+                         f"at most {MAX_FIELD_CHARS:,} characters a field", file=file, line=line)
+    j = next((k for k, c in enumerate(cells) if c.lstrip().startswith('"') and c.count('"') % 2 == 1), None)
+    return PlanError(column(j), 'a quote " that is never closed' if "end of data" in str(exc) else str(exc),
+                     "comma-separated fields with quotes in pairs", file=file, line=line)
+
+
 def _check_header(header: list[str], row: list[str], file: str, line: int) -> None:
     known = (*COLUMNS, *OPTIONAL_COLUMNS)
     if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
@@ -727,7 +746,7 @@ def read_history_csv(path: str | Path, *, today: dt.date | str | None = None, na
                      allow_off_label: bool = False) -> PatientHistory:
     """Read a CSV event log (header row with at least the columns ``date, kind``; see the module docstring)."""
     p = Path(path)
-    text = read_text_file(p, what="history file")
+    text = read_text_file(p, what="history file", name=p.name)
     _, records, lines, _ = _csv_rows(text, p.name)
     return history_from_records(records, name=name or p.stem, today=today, file=p.name, lines=lines,
                                 allow_off_label=allow_off_label)
@@ -742,7 +761,7 @@ def read_history_yaml(path: str | Path, *, today: dt.date | str | None = None, n
     """Read the YAML form: ``patient: {weight_kg, age}``, optional ``today``, ``name`` and ``allow_off_label``,
     and ``events: [...]`` (each event a mapping of the CSV columns)."""
     p = Path(path)
-    doc, lm = read_yaml(read_text_file(p, what="history file"), file=p.name)
+    doc, lm = read_yaml(read_text_file(p, what="history file", name=p.name), file=p.name)
     lm.root = "<history>"
     if not isinstance(doc, dict) or not isinstance(doc.get("events"), list):
         found = doc.get("events") if isinstance(doc, dict) else doc

@@ -35,6 +35,7 @@ of the baseline distribution (so that enrolling a cohort takes a few draws, not 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -247,6 +248,7 @@ def _bounds(spec: StudyModel, where: LineMap) -> None:
 def _check_population(p: PopulationModel, where: LineMap) -> None:
     from scipy.stats import norm
 
+    from ketasim.dosing.limits import PATIENT_RANGES
     from ketasim.population.variability import COVARIATES
 
     if not 0 <= p.baseline_madrs_mean <= 60:
@@ -262,12 +264,17 @@ def _check_population(p: PopulationModel, where: LineMap) -> None:
         raise where.error(("population", "baseline_madrs_range"), [lo, hi],
                           f"a range that holds at least {MIN_INCLUSION_SHARE:.0%} of the baseline distribution "
                           f"(mean {m:g}, SD {sd:g}: it holds {share:.2%}); move the mean or widen the range")
-    bounds = {c.name: c.bounds for c in COVARIATES}
+    bounds = {c.name: c.bounds or (-math.inf, math.inf) for c in COVARIATES}
+    # the virtual patients' weights and ages stay within the model's domain (a plan's patient)
+    for name, domain in (("weight", PATIENT_RANGES["weight_kg"]), ("age", PATIENT_RANGES["age"])):
+        for end in ("min", "max"):
+            lo, hi = bounds[f"{name}_{end}"]
+            bounds[f"{name}_{end}"] = (max(lo, domain.low), min(hi, domain.high))
     for name, value in p.covariates.items():
         if name not in bounds:
             raise where.error(("population", "covariates", name), name, ", ".join(bounds))
         b = bounds[name]
-        if b is not None and not b[0] <= value <= b[1]:
+        if not b[0] <= value <= b[1]:
             raise where.error(("population", "covariates", name), value, f"{b[0]:g} to {b[1]:g}")
 
 
