@@ -179,3 +179,20 @@ def test_check_dose_for_one_administration():
     (v,) = check_dose(Dose(0.0, 35.0, mg_per_kg=0.8), weight_kg=70.0)
     assert v.hard and "amount_mg=35 and mg_per_kg=0.8" in v.value
     assert [v.field for v in check_dose(Dose(0.0, 35.0), weight_kg=10.0)] == ["weight_kg"]
+
+
+def test_engines_keep_the_plan_valid_for_its_own_patient():
+    """A fixed 140 mg infusion is 1.0 mg/kg for a 140 kg patient (on label) but 2 mg/kg at 70 kg: the batch
+    engine's template and the population's plan key must not re-check the plan at a reference weight."""
+    from ketasim.engine.batch import plan_template
+    from ketasim.population import simulate_population
+    from ketasim.population.run import plan_key
+
+    plan = Plan(patient=Patient(weight_kg=140.0), doses=(Dose(0.375, 140.0), Dose(2.375, mg_per_kg=1.0)),
+                horizon_days=7)
+    assert plan_template(plan).plan is plan
+    heavier = dataclasses.replace(plan, patient=Patient(weight_kg=150.0))
+    assert heavier.doses[1].amount_mg == pytest.approx(150.0)
+    assert plan_key(heavier) == plan_key(plan)  # the dose per kg is keyed by mg/kg, not by the amount
+    m = simulate_population(plan, 4, seed=0, keep_trajectories=True).trajectory("madrs")
+    assert m.shape[0] == 4 and np.all(np.isfinite(m)) and m.min() >= 0 and m.max() <= 60

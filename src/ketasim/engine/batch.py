@@ -232,7 +232,9 @@ def plan_template(plan: Plan, *, t_switch_h: float = 0.0, outcome_t_h: np.ndarra
     The segment arrays are read from ``compile_plan`` itself (run with a reference patient and
     parameter vectors that expose each term), so both engines share one reading of a plan.
     """
-    ref_patient = Patient(life_events=plan.patient.life_events, baseline_madrs=60.0, chronic_load=0.0)
+    # the plan's own weight: the template does not depend on it, and the plan's doses are valid for it
+    ref_patient = Patient(weight_kg=plan.patient.weight_kg, life_events=plan.patient.life_events,
+                          baseline_madrs=60.0, chronic_load=0.0)
     ref_plan = replace(plan, patient=ref_patient)
     p = default_vector()
     p[IDX["g_ect"]], p[IDX["g_tms"]] = 1.0, 0.0
