@@ -19,11 +19,12 @@ def _date(day: int) -> str:
 
 
 @st.composite
-def schedule(draw: Any, horizon: int) -> dict[str, Any]:
+def schedule(draw: Any, horizon: int, taper: bool = False) -> dict[str, Any]:
     """A calendar rule: weekdays, every_days, every_weeks or a taper, ended by count, until or the horizon."""
     out: dict[str, Any] = {"start": draw(st.sampled_from([_date(draw(st.integers(0, max(horizon - 1, 0)))),
                                                           draw(st.integers(0, max(horizon - 1, 0)))]))}
-    rule = draw(st.sampled_from(["weekdays", "every_days", "every_weeks", "intervals_days"]))
+    rule = "intervals_days" if taper else draw(st.sampled_from(["weekdays", "every_days", "every_weeks",
+                                                                "intervals_days"]))
     if rule == "weekdays":
         out["weekdays"] = draw(st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=3, unique=True))
         if draw(st.booleans()):
@@ -60,7 +61,8 @@ def dose_entry(draw: Any, horizon: int, drug: str) -> dict[str, Any]:
     if route == "iv" and draw(st.booleans()):
         entry["infusion_minutes"] = draw(st.sampled_from([0, 2, 40, 100, "1 h", "40 min"]))
     if draw(st.booleans()):
-        entry |= {"series": draw(st.sampled_from(["induction", "maintenance", "taper"]))} | draw(schedule(horizon))
+        series = draw(st.sampled_from(["induction", "maintenance", "taper"]))
+        entry |= {"series": series} | draw(schedule(horizon, taper=series == "taper"))
     else:
         day = draw(st.integers(0, max(horizon - 1, 0)))
         entry |= draw(st.sampled_from([{"date": _date(day)}, {"day": day}, {"date": _date(day), "time": "10:00"}]))

@@ -29,7 +29,7 @@ from ketasim.dosing.plan import Plan
 from ketasim.errors import KetasimError
 
 SECONDS_PER_INPUT = 30.0
-CI_EXAMPLES = 30  # per test; the input kinds of this helper have 8 tests: 240 inputs
+CI_EXAMPLES = 40  # per test; six tests (plans x2, histories x2, study files, start files): 240 inputs
 LONG_EXAMPLES = 500  # per test: 1,000 per input kind (two tests per kind)
 MIN_ACCEPTED_SHARE = 0.05  # a generator that never produces a valid input tests nothing
 

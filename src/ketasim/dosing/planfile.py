@@ -33,6 +33,7 @@ from pydantic_core import PydanticCustomError
 
 from ketasim.dosing import series as cal
 from ketasim.dosing.limits import (
+    CAPACITY,
     DATE_RANGE_TEXT,
     EARLIEST_DATE,
     EARLIEST_EVENT_DAY,
@@ -389,6 +390,14 @@ class _Resolver:
         self.drug = drug
         self.weight = weight_kg
         self.horizon_end: float | None = None  # plan days, set once known
+        self.n_sessions = 0  # psychotherapy, ECT and TMS sessions resolved so far
+
+    def count(self, what: str, n: int, path: Path_) -> None:
+        """Refuse at the entry that takes the plan past its capacity (:data:`~ketasim.dosing.limits.CAPACITY`)."""
+        if n > CAPACITY[what]:
+            raise self.src.error(path, f"{n:,} {what} so far", f"at most {CAPACITY[what]:,} {what} in one plan "
+                                 "(psychotherapy, ECT and TMS sessions count together)" if what == "sessions"
+                                 else f"at most {CAPACITY[what]:,} {what} in one plan")
 
     # -- dates ---------------------------------------------------------------------------------
     def day(self, when: str | float, path: Path_, *, time: str | None = None, default_time: str | None = None,
@@ -505,6 +514,7 @@ class _Resolver:
             if "series" in raw:
                 spec = _validate(DoseSeriesSpec, raw, path, self.src)
                 days = self.schedule(spec, path, taper=spec.series == "taper")
+                self.count("doses", len(out) + len(days), path)
                 phase = "induction" if spec.series == "induction" else "maintenance"
                 for rank, day in enumerate(days):
                     out.append((self.dose(spec, path, day, phase), _Origin(path, rank, spec.dose)))
@@ -571,6 +581,8 @@ class _Resolver:
                 for i, w in enumerate(dates)]
         for j, spec in enumerate(series):
             days += self.schedule(spec, (*path, "series", j))
+            self.count("sessions", self.n_sessions + len(days), (*path, "series", j))
+        self.n_sessions += len(days)
         return sorted(days)
 
 
