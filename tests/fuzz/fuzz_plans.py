@@ -71,10 +71,12 @@ def dose_entry(draw: Any, horizon: int, drug: str) -> dict[str, Any]:
 
 
 @st.composite
-def plan_mapping(draw: Any, max_horizon: int = 200) -> dict[str, Any]:
+def plan_mapping(draw: Any, max_horizon: int = 3650) -> dict[str, Any]:
     """A plan file's mapping, usually valid (doses may break the published limits: then ``allow_off_label``
     decides)."""
-    horizon = draw(st.integers(1, max_horizon))
+    horizon = draw(st.integers(1, min(max_horizon, 200)))
+    if max_horizon >= 365 and draw(st.integers(0, 9)) == 0:
+        horizon = draw(st.sampled_from([365, 1000, 3650]))  # long plans, up to the capacity
     drug = draw(st.sampled_from(["racemic", "racemic", "esketamine"]))
     plan: dict[str, Any] = {"name": draw(st.sampled_from(["fuzz", "plan é", "x"])), "start_date": START.isoformat()}
     plan |= draw(st.sampled_from([{"horizon_days": horizon}, {"horizon_weeks": max(1, horizon // 7)},

@@ -44,7 +44,7 @@ def history_records(draw: Any) -> list[dict[str, Any]]:
     """Rows of an event log: scores, an induction and maybe maintenance, therapy, life events, medication."""
     weight = draw(st.sampled_from([45, 64, 70, 88, 140]))
     scale = draw(st.sampled_from(list(SCALES)))
-    span = draw(st.integers(1, 120))
+    span = draw(st.integers(1, 120)) if draw(st.integers(0, 9)) else draw(st.sampled_from([1000, 2920, 3000]))
 
     def when(day: float, hour: int) -> str:
         t = START + dt.timedelta(days=day, hours=hour)
