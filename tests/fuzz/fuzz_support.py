@@ -18,10 +18,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ketasim.dosing.limits import check_dose
@@ -102,6 +103,23 @@ class Tally:
             print(f"  refused when used ({n}x): {message}")
         n = sum(self.counts.values())
         assert n > 0 and self.counts["accepted"] >= MIN_ACCEPTED_SHARE * n, self.report()
+
+
+def fuzz_files(name: str, path: Path, files: st.SearchStrategy, read: Callable[..., Any],
+               check: Callable[[Any], None], examples: int) -> None:
+    """Write each generated file (bytes, or ``(bytes, keyword arguments of read)``) to ``path``, read it and
+    check what was read; then report and require some accepted inputs."""
+    tally = Tally(name)
+
+    @fuzz_settings(examples)
+    @given(files)
+    def one(case: Any) -> None:
+        data, kwargs = case if isinstance(case, tuple) else (case, {})
+        path.write_bytes(data)
+        tally.run(lambda: read(path, **kwargs), check)
+
+    one()
+    tally.finish()
 
 
 # --- checks of accepted inputs ---------------------------------------------------------------------------------
@@ -229,6 +247,24 @@ def mutated_text(draw: Any, text: str, max_mutations: int = 2) -> str:
         elif how == "colon":
             text = text.replace(":", " ", 1) if draw(st.booleans()) else text[:at] + ": :" + text[at:]
     return text
+
+
+MUTATIONS = ("none", "none", "tree", "tree", "text", "both")  # a third of the inputs reach the later stages
+
+
+@st.composite
+def mutated_file(draw: Any, tree: Any, dump: Callable[[Any], str], odd: tuple[Any, ...] = ODD_VALUES,
+                 edits: tuple[str, ...] = TREE_EDITS,
+                 encodings: tuple[str, ...] = ("utf-8", "utf-8", "utf-8", "utf-8-sig", "latin-1", "utf-16")) -> bytes:
+    """The bytes of ``dump(tree)``, left as they are, or with the tree mutated, the text mutated, or both;
+    then encoded (a mutated input also in another encoding)."""
+    how = draw(st.sampled_from(MUTATIONS))
+    if how in ("tree", "both"):
+        tree = draw(mutated_tree(tree, odd=odd, edits=edits))
+    text = dump(tree)
+    if how in ("text", "both"):
+        text = draw(mutated_text(text))
+    return encoded(text, "utf-8" if how == "none" else draw(st.sampled_from(encodings)))
 
 
 def encoded(text: str, encoding: str) -> bytes:

@@ -18,15 +18,10 @@ import yaml
 from fuzz_support import (
     CI_EXAMPLES,
     LONG_EXAMPLES,
-    ODD_VALUES,
-    Tally,
     check_plan_doses,
-    encoded,
-    fuzz_settings,
-    mutated_text,
-    mutated_tree,
+    fuzz_files,
+    mutated_file,
 )
-from hypothesis import given
 from hypothesis import strategies as st
 
 from ketasim.errors import KetasimError
@@ -36,7 +31,6 @@ from ketasim.symptoms.scales import get_scale
 
 START = dt.datetime(2025, 1, 6)
 SCALES = {"MADRS": 60, "PHQ-9": 27, "QIDS-SR16": 27, "HDRS-17": 52}
-ENCODINGS = ("utf-8", "utf-8", "utf-8", "utf-8", "utf-8-sig", "latin-1", "utf-16")
 
 
 @st.composite
@@ -86,22 +80,22 @@ def to_csv(records: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 @st.composite
-def history_csv(draw: Any) -> tuple[bytes, bool]:
-    records = draw(mutated_tree(draw(history_records()), odd=ODD_VALUES, edits=("value", "value", "repeat"),
-                                max_mutations=2))
-    columns = [*COLUMNS, *[c for c in OPTIONAL_COLUMNS if draw(st.integers(0, 4)) or c == "weight_kg"]]
-    if draw(st.integers(0, 7)) == 0:
+def history_csv(draw: Any) -> tuple[bytes, dict[str, bool]]:
+    records = draw(history_records())
+    columns = [*COLUMNS, *[c for c in OPTIONAL_COLUMNS if c not in ("age", "fade_days") or draw(st.booleans())]]
+    shape = draw(st.sampled_from(["as is"] * 6 + ["column", "long field", "semicolons"]))
+    if shape == "column":
         columns.append(draw(st.sampled_from(["kind", "Date", "colour"])))  # a column twice, or unknown
-    text = draw(mutated_text(to_csv(records, columns)))
-    if draw(st.integers(0, 14)) == 0:
-        text += "2025-01-07,therapy,,,,,," + "x" * draw(st.sampled_from([20_000, 140_000])) + "\n"
-    if draw(st.integers(0, 14)) == 0:
-        text = text.replace(",", ";")
-    return encoded(text, draw(st.sampled_from(ENCODINGS))), draw(st.integers(0, 4)) == 0
+    data = draw(mutated_file(records, lambda rows: to_csv(rows, columns), edits=("value", "value", "repeat")))
+    if shape == "long field":
+        data += ("2025-01-07,therapy,,,,,," + "x" * draw(st.sampled_from([20_000, 140_000])) + "\n").encode()
+    elif shape == "semicolons":
+        data = data.replace(b",", b";")
+    return data, {"allow_off_label": draw(st.integers(0, 4)) == 0}
 
 
 @st.composite
-def history_yaml(draw: Any) -> tuple[bytes, bool]:
+def history_yaml(draw: Any) -> bytes:
     events = [{k: v for k, v in r.items() if v != "" and k != "weight_kg"} for r in draw(history_records())]
     doc: dict[str, Any] = {"name": "fuzz", "patient": {"weight_kg": draw(st.sampled_from([45, 70, 140]))},
                            "events": events}
@@ -109,9 +103,7 @@ def history_yaml(draw: Any) -> tuple[bytes, bool]:
         doc["today"] = (START + dt.timedelta(days=draw(st.integers(0, 150)))).date().isoformat()
     if draw(st.integers(0, 4)) == 0:
         doc["allow_off_label"] = True
-    doc = draw(mutated_tree(doc))
-    text = draw(mutated_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)))
-    return encoded(text, draw(st.sampled_from(ENCODINGS))), False
+    return draw(mutated_file(doc, lambda d: yaml.safe_dump(d, sort_keys=False, allow_unicode=True)))
 
 
 def check_history(h: Any) -> None:
@@ -132,18 +124,8 @@ def check_history(h: Any) -> None:
 
 
 def fuzz_histories(tmp_path: Path, examples: int, strategy: Any, suffix: str) -> None:
-    tally = Tally(f"histories ({suffix})")
-    path = tmp_path / f"fuzz-history.{suffix}"
-
-    @fuzz_settings(examples)
-    @given(strategy)
-    def one(case: tuple[bytes, bool]) -> None:
-        data, off_label = case
-        path.write_bytes(data)
-        tally.run(lambda: read_history(path, allow_off_label=off_label), check_history)
-
-    one()
-    tally.finish()
+    fuzz_files(f"histories ({suffix})", tmp_path / f"fuzz-history.{suffix}", strategy, read_history, check_history,
+               examples)
 
 
 def test_fuzz_history_csv(tmp_path):

@@ -20,9 +20,9 @@ from fuzz_support import (
     ODD_VALUES,
     Tally,
     check_trajectory,
-    encoded,
+    fuzz_files,
     fuzz_settings,
-    mutated_text,
+    mutated_file,
     mutated_tree,
 )
 from hypothesis import given
@@ -30,32 +30,22 @@ from hypothesis import strategies as st
 
 from ketasim.dosing.planfile import load_plan
 
-ENCODINGS = ("utf-8", "utf-8", "utf-8", "utf-8", "utf-8-sig", "latin-1", "utf-16", "cp1252")
 PY_ODD = (None, True, "x", "0.5", [], [1.0], {}, math.nan, math.inf, -math.inf, -1.0, 0.0, 1e308, 10**30,
           np.float32(0.5), np.int64(3), np.nan, 1j, object(), dt.date(1, 1, 1), dt.date(9999, 12, 31),
           dt.datetime(2025, 1, 6, 9), np.array([1.0, 2.0]), 17.5, 3651.0, -3650.5)
 
 
-@st.composite
-def plan_file(draw) -> tuple[bytes, str]:
-    mapping = draw(mutated_tree(draw(plan_mapping())))
-    text = draw(mutated_text(yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True)))
-    encoding = draw(st.sampled_from(ENCODINGS))
-    return encoded(text, encoding), encoding
+def dump_yaml(tree: object) -> str:
+    return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)
+
+
+def plan_file() -> st.SearchStrategy[bytes]:
+    return plan_mapping().flatmap(lambda m: mutated_file(m, dump_yaml))
 
 
 def fuzz_plan_files(tmp_path: Path, examples: int) -> None:
-    tally = Tally("plan files (YAML text)")
-    path = tmp_path / "fuzz-plan.yaml"
-
-    @fuzz_settings(examples)
-    @given(plan_file())
-    def one(case: tuple[bytes, str]) -> None:
-        path.write_bytes(case[0])
-        tally.run(lambda: load_plan(path), check_trajectory)
-
-    one()
-    tally.finish()
+    fuzz_files("plan files (YAML text)", tmp_path / "fuzz-plan.yaml", plan_file(), load_plan, check_trajectory,
+               examples)
 
 
 def fuzz_plan_objects(examples: int) -> None:

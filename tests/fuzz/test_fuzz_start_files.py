@@ -16,14 +16,10 @@ from fuzz_support import (
     CI_EXAMPLES,
     LONG_EXAMPLES,
     ODD_VALUES,
-    Tally,
     check_madrs,
-    encoded,
-    fuzz_settings,
-    mutated_text,
-    mutated_tree,
+    fuzz_files,
+    mutated_file,
 )
-from hypothesis import given
 from hypothesis import strategies as st
 
 from ketasim.dosing.plan import Dose, Plan
@@ -55,10 +51,9 @@ def start_record(draw: Any) -> dict[str, Any]:
 
 @st.composite
 def start_file(draw: Any) -> bytes:
-    record = draw(mutated_tree(draw(start_record()), odd=(*ODD_VALUES, -0.1, 1e-12, 2.5)))
-    text = json.dumps(record, indent=draw(st.sampled_from([None, 1, "\t"])), allow_nan=True)
-    text = draw(mutated_text(text))
-    return encoded(text, draw(st.sampled_from(("utf-8", "utf-8", "utf-8", "utf-8-sig", "latin-1", "utf-16"))))
+    indent = draw(st.sampled_from([None, 1, "\t"]))
+    return draw(mutated_file(draw(start_record()), lambda r: json.dumps(r, indent=indent, allow_nan=True),
+                             odd=(*ODD_VALUES, -0.1, 1e-12, 2.5)))
 
 
 def check_start(record: dict) -> None:
@@ -72,17 +67,8 @@ def check_start(record: dict) -> None:
 
 
 def fuzz_start_files(tmp_path: Path, examples: int) -> None:
-    tally = Tally("calibration start files")
-    path = tmp_path / "fuzz-start.json"
-
-    @fuzz_settings(examples)
-    @given(start_file())
-    def one(data: bytes) -> None:
-        path.write_bytes(data)
-        tally.run(lambda: load_start(path), check_start)
-
-    one()
-    tally.finish()
+    fuzz_files("calibration start files", tmp_path / "fuzz-start.json", start_file(), load_start, check_start,
+               examples)
 
 
 def test_fuzz_start_files(tmp_path):

@@ -19,15 +19,11 @@ from fuzz_plans import plan_mapping
 from fuzz_support import (
     CI_EXAMPLES,
     LONG_EXAMPLES,
-    Tally,
     check_madrs,
     check_plan_doses,
-    encoded,
-    fuzz_settings,
-    mutated_text,
-    mutated_tree,
+    fuzz_files,
+    mutated_file,
 )
-from hypothesis import given
 from hypothesis import strategies as st
 
 from ketasim.dosing.planfile import example_paths
@@ -103,11 +99,9 @@ def study_mapping(draw: Any) -> dict[str, Any]:
     return study
 
 
-@st.composite
-def study_file(draw: Any) -> bytes:
-    mapping = draw(mutated_tree(draw(study_mapping())))
-    text = draw(mutated_text(yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True)))
-    return encoded(text, draw(st.sampled_from(("utf-8", "utf-8", "utf-8", "utf-8-sig", "utf-16"))))
+def study_file() -> st.SearchStrategy[bytes]:
+    return study_mapping().flatmap(
+        lambda m: mutated_file(m, lambda t: yaml.safe_dump(t, sort_keys=False, allow_unicode=True)))
 
 
 def check_study(loaded: Any) -> None:
@@ -125,17 +119,7 @@ def check_study(loaded: Any) -> None:
 
 
 def fuzz_study_files(tmp_path: Path, examples: int) -> None:
-    tally = Tally("study files")
-    path = tmp_path / "fuzz-study.yaml"
-
-    @fuzz_settings(examples)
-    @given(study_file())
-    def one(data: bytes) -> None:
-        path.write_bytes(data)
-        tally.run(lambda: load_study(path), check_study)
-
-    one()
-    tally.finish()
+    fuzz_files("study files", tmp_path / "fuzz-study.yaml", study_file(), load_study, check_study, examples)
 
 
 def test_fuzz_study_files(tmp_path):
