@@ -117,3 +117,40 @@ def test_forecast_dose_mg_option_is_refused_before_any_work(tmp_path, value):
     assert not (tmp_path / "o").exists()
     res = CliRunner().invoke(app, ["forecast", str(EXAMPLE), "--out", str(tmp_path / "o"), "--dose-mg", "30"])
     assert "give --every too" in str(res.exception)
+
+
+LONG_GAPS = """date,kind,scale,value,route,dose_mg,duration_min,note,weight_kg,age,drug,fade_days,treatment
+2024-03-25 00:00,life_event,,0.5,,,,bereavement,45,,,90,
+2024-12-17 09:00,treatment,,,,,,,,,,,antidepressant
+2025-02-03 14:00,therapy,,,,,,CBT,,,,,
+2025-04-30 10:00,dose,,,intranasal,84,,,,,esketamine,,
+2025-05-06 09:00,score,PHQ-9,8,,,,,,,,,
+2025-06-15 10:00,dose,,,intranasal,56,,,,,esketamine,,
+2025-06-28 14:00,therapy,,,,,,CBT,,,,,
+2025-09-03 09:00,score,PHQ-9,19,,,,,,,,,
+2025-09-29 09:00,score,PHQ-9,15,,,,,,,,,
+2025-09-29 10:00,dose,,,intranasal,56,,,,,esketamine,,
+2025-11-20 10:00,dose,,,intranasal,84,,,,,esketamine,,
+2026-02-13 10:00,dose,,,intranasal,84,,,,,esketamine,,
+2026-06-02 09:00,score,PHQ-9,21,,,,,,,,,
+2026-07-21 10:00,dose,,,intranasal,56,,,,,esketamine,,
+2026-07-29 09:00,score,PHQ-9,27,,,,,,,,,
+2027-03-07 09:00,score,PHQ-9,18,,,,,,,,,
+2027-04-11 09:00,score,PHQ-9,6,,,,,,,,,
+2028-06-26 09:00,score,PHQ-9,4,,,,,,,,,
+2028-06-26 10:00,dose,,,intranasal,84,,,,,esketamine,,
+2030-08-20 09:00,score,PHQ-9,3,,,,,,,,,
+2031-01-22 10:00,dose,,,intranasal,84,,,,,esketamine,,
+2031-02-01 09:00,score,PHQ-9,22,,,,,,,,,
+"""
+
+
+def test_a_history_of_years_with_long_gaps_forecasts(tmp_path):
+    """Found by the fuzz suite: six years with two years between visits ended in "the batch integrator needed
+    too many steps" (a segment's step budget did not grow with its length)."""
+    from ketasim.planning.forecast import forecast
+
+    p = tmp_path / "gaps.csv"
+    p.write_text(LONG_GAPS)
+    fc = forecast(read_history(p), n_particles=100, n_forecast=40, horizon_days=30, seed=0)
+    assert all((b >= 0).all() and (b <= 27).all() for b in fc.bands.values())
