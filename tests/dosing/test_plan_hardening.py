@@ -196,3 +196,16 @@ def test_engines_keep_the_plan_valid_for_its_own_patient():
     assert plan_key(heavier) == plan_key(plan)  # the dose per kg is keyed by mg/kg, not by the amount
     m = simulate_population(plan, 4, seed=0, keep_trajectories=True).trajectory("madrs")
     assert m.shape[0] == 4 and np.all(np.isfinite(m)) and m.min() >= 0 and m.max() <= 60
+
+
+def test_off_label_use_can_be_listed_for_a_plan_that_allows_it():
+    """What the clinic records: the plan is built off-label, and check_plan lists what that lifted."""
+    from ketasim.dosing.limits import check_plan
+
+    plan = Plan(doses=(Dose(0.375, 105.0),), horizon_days=5, allow_off_label=True)  # 1.5 mg/kg IV
+    assert check_plan(plan) == []
+    (v,) = check_plan(plan, allow_off_label=False)
+    assert not v.hard and "0.1-1.0 mg/kg" in v.allowed
+    with pytest.raises(LimitError) as info:  # a hard limit: even the off-label plan is refused
+        Plan(doses=(Dose(0.375, 800.0),), horizon_days=5, allow_off_label=True)
+    assert all(v.hard for v in info.value.violations)

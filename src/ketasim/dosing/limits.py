@@ -496,14 +496,17 @@ def _frequency(plan: Plan, order: list[int]) -> list[LimitViolation]:
     return out
 
 
-def check_plan(plan: Plan) -> list[LimitViolation]:
-    """All violations of ``plan``: hard ones always; dose limits unless ``plan.allow_off_label``.
+def check_plan(plan: Plan, *, allow_off_label: bool | None = None) -> list[LimitViolation]:
+    """All violations of ``plan``: hard ones always; dose limits unless ``allow_off_label`` (default: the
+    plan's own flag). A caller that records off-label use (the clinic) builds the plan with
+    ``allow_off_label=True`` and lists what it lifts with ``check_plan(plan, allow_off_label=False)``.
 
     The schedule (horizon, dates, counts) is checked first; a plan that breaks it is not checked further
     (so that a plan past the capacity costs no more than counting).
     """
+    lifted = plan.allow_off_label if allow_off_label is None else allow_off_label
     found = check_schedule(plan) or check_patient(plan) + check_doses(plan)
-    return [v for v in found if v.hard or not plan.allow_off_label]
+    return [v for v in found if v.hard or not lifted]
 
 
 def limit_parameters() -> list[Parameter]:
