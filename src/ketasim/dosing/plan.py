@@ -282,6 +282,7 @@ class Plan:
         _set(self, "therapy_days", _days("therapy_days", self.therapy_days))
         _set(self, "lifestyle", _items("lifestyle", self.lifestyle, LifestylePeriod))
         _set(self, "treatments", _items("treatments", self.treatments, OtherTreatment))
+        self._check_pk_models()
         problems = limits.check_plan(self)
         if problems:
             raise limits.LimitError(problems, file=self.source_file)
@@ -293,6 +294,23 @@ class Plan:
     def day_of(self, date: dt.date) -> float:
         """Plan day of a calendar date (midnight)."""
         return float((date - self.start_date).days)
+
+    def _check_pk_models(self) -> None:
+        """Each named PK model exists, is a model of its drug and offers the routes of that drug's doses."""
+        from ketasim.exposure.models import PK_MODELS  # the models live above the plan in the data flow
+
+        for drug, name in self.pk_models.items():
+            where = f"pk_models[{drug!r}]"
+            if drug not in DRUGS:
+                raise PlanError("pk_models", drug, f"a drug: {', '.join(DRUGS)}")
+            model = PK_MODELS.get(name)
+            if model is None or model.drug != drug:
+                same = ", ".join(n for n, m in PK_MODELS.items() if m.drug == drug)
+                raise PlanError(where, name, f"a PK model of {drug} ({same})")
+            missing = sorted({d.route for d in self.doses if d.drug == drug} - set(model.routes))
+            if missing:
+                able = ", ".join(n for n, m in PK_MODELS.items() if m.drug == drug and set(missing) <= set(m.routes))
+                raise PlanError(where, name, f"a model offering route {', '.join(missing)} ({able or 'none'})")
 
     def with_horizon(self, horizon_days: float) -> Plan:
         """The plan simulated to ``horizon_days``: doses, sessions, lifestyle periods and life events at or

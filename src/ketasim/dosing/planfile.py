@@ -631,24 +631,6 @@ def _horizon(spec: PlanSpec, res: _Resolver) -> float:
     return days
 
 
-def _check_pk_model(spec: PlanSpec, doses: list[Dose], src: _Source) -> dict[str, str]:
-    if spec.pk_model is None:
-        return {}
-    from ketasim.exposure.models import PK_MODELS
-
-    model = PK_MODELS.get(spec.pk_model)
-    if model is None:
-        raise src.error(("pk_model",), spec.pk_model, f"one of {', '.join(PK_MODELS)}")
-    if model.drug != spec.drug:
-        same = ", ".join(n for n, m in PK_MODELS.items() if m.drug == spec.drug)
-        raise src.error(("pk_model",), spec.pk_model, f"a model of {spec.drug} ({same})")
-    missing = sorted({d.route for d in doses} - set(model.routes))
-    if missing:
-        able = ", ".join(n for n, m in PK_MODELS.items() if m.drug == spec.drug and set(missing) <= set(m.routes))
-        raise src.error(("pk_model",), spec.pk_model, f"a model offering route {', '.join(missing)} ({able})")
-    return {spec.drug: spec.pk_model}
-
-
 def _raise_violation(v: LimitViolation, doses: list[Dose], start: dt.date, origins: list[_Origin],
                      src: _Source) -> None:
     """The violation as a PlanError at the line of the entry (or series) the dose came from."""
@@ -774,7 +756,7 @@ def plan_from_data(data: Any, lines: _Source | None = None, *, source: str = "<s
             treatments=tuple(treatments),
             horizon_days=float(res.horizon_end),
             start_date=start,
-            pk_models=_check_pk_model(spec, doses, src),
+            pk_models={spec.drug: spec.pk_model} if spec.pk_model is not None else {},
             allow_off_label=spec.allow_off_label,
             description=spec.description.strip(),
             source_file=source if source != "<string>" else None,
@@ -786,6 +768,9 @@ def plan_from_data(data: Any, lines: _Source | None = None, *, source: str = "<s
             return src.line(field_path(v.field)) or 0
 
         _raise_violation(min(exc.violations, key=lambda v: (not v.hard, line_of(v))), doses, start, origins, src)
+    except PlanError as exc:  # the PK model: named, of this drug, offering the routes used
+        raise src.error(("pk_model",) if exc.field.startswith("pk_models") else field_path(exc.field), exc.value,
+                        exc.allowed) from None
     _check_compiles(plan, src)
     return plan
 
