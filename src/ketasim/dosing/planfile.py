@@ -47,9 +47,7 @@ from ketasim.dosing.limits import (
 )
 from ketasim.dosing.plan import Dose, LifeEvent, LifestylePeriod, OtherTreatment, Patient, Plan
 from ketasim.errors import PlanError
-from ketasim.formats.yamlio import FieldPath as Path_
-from ketasim.formats.yamlio import LineMap as _Source
-from ketasim.formats.yamlio import field_name, field_path, read_text_file, read_yaml
+from ketasim.formats.yamlio import FieldPath, LineMap, field_name, field_path, read_text_file, read_yaml
 
 DEFAULT_TIME = "09:00"
 DEFAULT_INFUSION_MIN = 40.0
@@ -60,7 +58,7 @@ MAX_INTERVAL_DAYS = int(HORIZON_DAYS.high)  # every_days, every_weeks x 7 and ta
 MAX_DAY_NUMBER = HORIZON_DAYS.high  # |day| of a day number (days from start_date)
 
 
-def _read_yaml(text: str, file: str) -> tuple[Any, _Source]:
+def _read_yaml(text: str, file: str) -> tuple[Any, LineMap]:
     data, src = read_yaml(text, file=file)
     src.root = "<plan>"
     if data is None:
@@ -259,7 +257,7 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
-def _validate(model: type[BaseModel], data: Any, prefix: Path_, src: _Source) -> Any:
+def _validate(model: type[BaseModel], data: Any, prefix: FieldPath, src: LineMap) -> Any:
     """``model.model_validate(data)``; the first error becomes a PlanError with file and line."""
     try:
         return model.model_validate(data)
@@ -302,7 +300,7 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
            "November", "December")
 
 
-def _parse_date(text: str, path: Path_, src: _Source) -> tuple[dt.date, float | None]:
+def _parse_date(text: str, path: FieldPath, src: LineMap) -> tuple[dt.date, float | None]:
     """``(date, clock hours or None)`` from ``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM``."""
     m = _DATE.match(text.strip())
     if not m:
@@ -323,7 +321,7 @@ def _parse_date(text: str, path: Path_, src: _Source) -> tuple[dt.date, float | 
     return date, clock
 
 
-def _parse_clock(text: Any, path: Path_, src: _Source) -> float:
+def _parse_clock(text: Any, path: FieldPath, src: LineMap) -> float:
     """Hours after midnight from ``HH:MM`` (00:00-23:59)."""
     m = _TIME.match(str(text).strip())
     if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
@@ -331,8 +329,8 @@ def _parse_clock(text: Any, path: Path_, src: _Source) -> float:
     return int(m.group(1)) + int(m.group(2)) / 60.0
 
 
-def _quantity(value: float | str, units: dict[str, float], default_unit: str, path: Path_,
-              src: _Source) -> float:
+def _quantity(value: float | str, units: dict[str, float], default_unit: str, path: FieldPath,
+              src: LineMap) -> float:
     """A number in ``default_unit``, or a string ``'<number> <unit>'`` converted with ``units``."""
     if isinstance(value, float):
         return value
@@ -356,7 +354,7 @@ class _DoseAmount:
     text: str
 
 
-def _parse_dose(text: str, path: Path_, src: _Source) -> _DoseAmount:
+def _parse_dose(text: str, path: FieldPath, src: LineMap) -> _DoseAmount:
     m = _QUANTITY.match(text)
     if not m:
         raise src.error(path, text, "a dose with its unit, e.g. '0.5 mg/kg' or '56 mg'")
@@ -376,7 +374,7 @@ def _parse_dose(text: str, path: Path_, src: _Source) -> _DoseAmount:
 class _Origin:
     """Where a resolved dose came from: its entry in the file and, for a series, its rank."""
 
-    path: Path_
+    path: FieldPath
     rank: int | None = None
     written: str = ""
 
@@ -384,7 +382,7 @@ class _Origin:
 class _Resolver:
     """Step 3: turns validated specs into plan objects, with file and line in every error."""
 
-    def __init__(self, src: _Source, start: dt.date, drug: str, weight_kg: float) -> None:
+    def __init__(self, src: LineMap, start: dt.date, drug: str, weight_kg: float) -> None:
         self.src = src
         self.start = start
         self.drug = drug
@@ -392,7 +390,7 @@ class _Resolver:
         self.horizon_end: float | None = None  # plan days, set once known
         self.n_sessions = 0  # psychotherapy, ECT and TMS sessions resolved so far
 
-    def count(self, what: str, n: int, path: Path_) -> None:
+    def count(self, what: str, n: int, path: FieldPath) -> None:
         """Refuse at the entry that takes the plan past its capacity (:data:`~ketasim.dosing.limits.CAPACITY`)."""
         if n > CAPACITY[what]:
             raise self.src.error(path, f"{n:,} {what} so far", f"at most {CAPACITY[what]:,} {what} in one plan "
@@ -400,7 +398,7 @@ class _Resolver:
                                  else f"at most {CAPACITY[what]:,} {what} in one plan")
 
     # -- dates ---------------------------------------------------------------------------------
-    def day(self, when: str | float, path: Path_, *, time: str | None = None, default_time: str | None = None,
+    def day(self, when: str | float, path: FieldPath, *, time: str | None = None, default_time: str | None = None,
             not_before_start: bool = True, within_horizon: bool = False) -> float:
         """Plan day of a date / date-time / day number, plus the clock ``time`` (or ``default_time``).
 
@@ -438,7 +436,7 @@ class _Resolver:
         return day
 
     # -- series --------------------------------------------------------------------------------
-    def schedule(self, spec: ScheduleSpec, path: Path_, *, default_time: str = DEFAULT_TIME,
+    def schedule(self, spec: ScheduleSpec, path: FieldPath, *, default_time: str = DEFAULT_TIME,
                  taper: bool = False) -> list[float]:
         """Plan days of a calendar rule, cut at the horizon: every date and time before its end
         (``day < horizon_days``), as for explicit doses and sessions."""
@@ -508,7 +506,7 @@ class _Resolver:
     def doses(self, entries: list[dict[str, Any]]) -> list[tuple[Dose, _Origin]]:
         out: list[tuple[Dose, _Origin]] = []
         for i, raw in enumerate(entries):
-            path: Path_ = ("doses", i)
+            path: FieldPath = ("doses", i)
             if not isinstance(raw, dict):
                 raise self.src.error(path, raw, "a mapping: {date: ..., dose: ...} or {series: induction, ...}")
             if "series" in raw:
@@ -530,7 +528,7 @@ class _Resolver:
                 out.append((self.dose(spec, path, day, spec.phase), _Origin(path, None, spec.dose)))
         return out
 
-    def dose(self, spec: DoseSpec | DoseSeriesSpec, path: Path_, day: float, phase: str) -> Dose:
+    def dose(self, spec: DoseSpec | DoseSeriesSpec, path: FieldPath, day: float, phase: str) -> Dose:
         src = self.src
         route = spec.route or DEFAULT_ROUTE[self.drug]
         amount = _parse_dose(spec.dose, (*path, "dose"), src)
@@ -576,7 +574,7 @@ class _Resolver:
             raise src.error((*path, key), getattr(spec, key, None) or v.value, v.allowed) from None
 
     # -- sessions ------------------------------------------------------------------------------
-    def sessions(self, dates: list[str | float], series: list[ScheduleSpec], path: Path_) -> list[float]:
+    def sessions(self, dates: list[str | float], series: list[ScheduleSpec], path: FieldPath) -> list[float]:
         days = [self.day(w, (*path, "sessions", i), default_time=DEFAULT_TIME, within_horizon=True)
                 for i, w in enumerate(dates)]
         for j, spec in enumerate(series):
@@ -589,7 +587,7 @@ class _Resolver:
 def _last_day(spec: PlanSpec, res: _Resolver) -> float:
     """Latest plan day any entry mentions (for the default horizon); series count from their start."""
     days = [0.0]
-    whens: list[tuple[Any, Path_]] = []
+    whens: list[tuple[Any, FieldPath]] = []
     for i, raw in enumerate(spec.doses):
         if isinstance(raw, dict):
             for key in ("date", "day", "start", "until"):
@@ -632,7 +630,7 @@ def _horizon(spec: PlanSpec, res: _Resolver) -> float:
 
 
 def _raise_violation(v: LimitViolation, doses: list[Dose], start: dt.date, origins: list[_Origin],
-                     src: _Source) -> None:
+                     src: LineMap) -> None:
     """The violation as a PlanError at the line of the entry (or series) the dose came from."""
     hint = "" if v.hard else f"; {OFF_LABEL_HINT}"
     if v.dose_index is not None:
@@ -661,7 +659,7 @@ def _raise_violation(v: LimitViolation, doses: list[Dose], start: dt.date, origi
     raise PlanError(v.field, v.value, f"{v.allowed}{hint}", file=src.file, line=src.line(path))
 
 
-def _check_compiles(plan: Plan, src: _Source) -> None:
+def _check_compiles(plan: Plan, src: LineMap) -> None:
     """The plan must compile with the default parameters (e.g. a load the baseline MADRS can explain)."""
     from ketasim.engine.compile import compile_plan
     from ketasim.parameters import default_vector
@@ -679,11 +677,11 @@ def parse_plan(text: str, source: str = "<string>") -> Plan:
     return plan_from_data(data, src, source=source)
 
 
-def plan_from_data(data: Any, lines: _Source | None = None, *, source: str = "<string>") -> Plan:
+def plan_from_data(data: Any, lines: LineMap | None = None, *, source: str = "<string>") -> Plan:
     """A :class:`Plan` from the parsed mapping of a plan (a plan file's content, or a plan written inside
     another file, such as a study's arm); ``lines`` (from :func:`~ketasim.formats.yamlio.read_yaml`) gives the
     line of each field in errors."""
-    src = lines if lines is not None else _Source(source, root="<plan>")
+    src = lines if lines is not None else LineMap(source, root="<plan>")
     if not isinstance(data, dict):
         raise src.error((), data, "a mapping of keys (name, start_date, patient, doses, ...)")
     spec: PlanSpec = _validate(PlanSpec, data, (), src)
@@ -694,7 +692,7 @@ def plan_from_data(data: Any, lines: _Source | None = None, *, source: str = "<s
 
     events = []
     for i, ev in enumerate(p.life_events):
-        path: Path_ = ("patient", "life_events", i)
+        path: FieldPath = ("patient", "life_events", i)
         if (ev.date is None) == (ev.day is None):
             raise src.error(path, "date and day" if ev.date is not None else "neither",
                             "exactly one of date: YYYY-MM-DD or day: N (negative before start_date)")

@@ -485,8 +485,9 @@ def _finite_or_none(e: HistoryEvent, i: int, name: str, f: str | None) -> None:
 
 def _validate_event(e: HistoryEvent, i: int, weight: float, f: str | None, off_label: bool) -> None:
     w = _where(e, i)
-    if not isinstance(e.when, dt.datetime):
-        raise PlanError(_field(e, i, "date"), e.when, "a date-time (datetime.datetime)", file=f, **w)
+    if not isinstance(e.when, dt.datetime) or e.when.tzinfo is not None:
+        raise PlanError(_field(e, i, "date"), e.when, "a date-time (datetime.datetime) in local time, without a "
+                        "time zone", file=f, **w)
     if e.kind not in KINDS:
         raise PlanError(_field(e, i, "kind"), e.kind, " | ".join(KINDS), file=f, **w)
     for name in ("value", "dose_mg", "duration_min", "fade_days"):
