@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Literal
 
 import numpy as np
+
+from ketasim.errors import PlanError
 
 Status = Literal["literature", "calibrated", "assumed"]
 
@@ -200,6 +203,33 @@ def vector_with(overrides: dict[str, float] | None = None, base: np.ndarray | No
             raise KeyError(f"unknown response parameter {name!r}; known: {', '.join(IDX)}")
         vec[IDX[name]] = float(value)
     return vec
+
+
+def parse_overrides(items: list[str] | None, *, option: str = "--param") -> dict[str, float]:
+    """``["k_prune=0.002", ...]`` -> ``{"k_prune": 0.002}``, checked against the names and bounds.
+
+    Every mistake is a :class:`~ketasim.errors.PlanError` naming ``option``, the parameter and what is allowed.
+    """
+    known = {p.name: p for p in response_parameters()}
+    out: dict[str, float] = {}
+    for item in items or []:
+        name, sep, text = item.partition("=")
+        name, text = name.strip(), text.strip()
+        if not sep or not name:
+            raise PlanError(option, item, f"name=value, e.g. {option} k_prune=0.002")
+        if name not in IDX:
+            raise PlanError(f"{option} name", name, f"one of the response parameters: {', '.join(IDX)}")
+        try:
+            value = float(text)
+        except ValueError:
+            raise PlanError(f"{option} {name}", text, f"a number ({known[name].unit})") from None
+        bounds = known[name].bounds
+        if not math.isfinite(value) or (bounds is not None and not bounds[0] <= value <= bounds[1]):
+            allowed = (f"{bounds[0]:.4g} to {bounds[1]:.4g} {known[name].unit} (the parameter's bounds)"
+                       if bounds is not None else f"a finite number ({known[name].unit})")
+            raise PlanError(f"{option} {name}", value, allowed)
+        out[name] = value
+    return out
 
 
 def all_parameters() -> list[Parameter]:

@@ -61,7 +61,7 @@ def test_combining_repeating_and_sessions() -> None:
     assert kinds["antidepressant"].end_day == 30
     weekly = repeat(Dose(0, mg=35), every=7)
     assert len(weekly.plan(start_date="2025-01-06", patient=PATIENT, horizon_days=28).doses) == 4  # 28.375 > 28
-    assert len(weekly.plan(start_date="2025-01-06", patient=PATIENT, horizon_days=28.5).doses) == 5
+    assert len(weekly.plan(start_date="2025-01-06", patient=PATIENT, horizon_days=29).doses) == 5
 
 
 def test_limits_apply_as_to_plan_files() -> None:

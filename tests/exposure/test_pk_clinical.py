@@ -8,6 +8,7 @@ from pk_reference import exact_states
 
 from ketasim.dosing.plan import Dose, Patient, Plan
 from ketasim.engine.compile import expand_doses, pk_model_name
+from ketasim.errors import KetasimError
 from ketasim.exposure.models import PK_MODELS, get_model
 from ketasim.exposure.system import DoseInput, build_system
 
@@ -62,7 +63,8 @@ def test_later_devices_absorb_less_nasally():
 
 def _absolute_bioavailability(amount_mg: float, devices: int) -> float:
     """F of esketamine = AUC(intranasal) x CL / dose, AUC from the exact solution to 0 (A^-1)."""
-    plan = Plan(doses=(Dose(0.0, amount_mg, route="intranasal", drug="esketamine", devices=devices),))
+    plan = Plan(doses=(Dose(0.0, amount_mg, route="intranasal", drug="esketamine", devices=devices),),
+                allow_off_label=True)  # without an oral antidepressant: off-label
     assert pk_model_name(plan) == ("esketamine", "perezruixo2021")
     system = build_system(get_model("perezruixo2021"), 70.0, ["intranasal"])
     b = sum(system.input_vector(d.route, d.device) * d.amount_mg for d in expand_doses(plan.doses, 70.0))
@@ -90,8 +92,11 @@ def test_bioavailability_from_auc_agrees_with_a_long_numeric_auc():
 
 
 def test_weight_based_dose_follows_the_patient():
-    """0.5 mg/kg at 100 kg is 50 mg whatever amount_mg the plan wrote for 70 kg."""
-    plan = Plan(patient=Patient(weight_kg=100.0), doses=(Dose(0.0, 35.0, mg_per_kg=0.5),))
+    """0.5 mg/kg at 100 kg is 50 mg; an amount_mg written for 70 kg beside it is refused, naming both."""
+    with pytest.raises(KetasimError, match="amount_mg=35 and mg_per_kg=0.5"):
+        Plan(patient=Patient(weight_kg=100.0), doses=(Dose(0.0, 35.0, mg_per_kg=0.5),))
+    plan = Plan(patient=Patient(weight_kg=100.0), doses=(Dose(0.0, mg_per_kg=0.5),))
+    assert plan.doses[0].amount_mg == pytest.approx(50.0)
     (d,) = expand_doses(plan.doses, plan.patient.weight_kg)
     assert d.amount_mg == pytest.approx(50.0)
     assert d.duration_h == pytest.approx(40 / 60)

@@ -41,8 +41,8 @@ def series_plan() -> Plan:
     An 80 kg patient dosed at 0.5 mg/kg, a life event in the follow-up and a lifestyle period
     exercise the load and reinforcement terms as well.
     """
-    induction = [Dose(d + 0.375, 35.0, mg_per_kg=0.5) for d in (0, 2, 4, 7, 9, 11)]
-    maintenance = [Dose(d + 0.375, 35.0, mg_per_kg=0.5, phase="maintenance") for d in (18, 25, 32, 39)]
+    induction = [Dose(d + 0.375, mg_per_kg=0.5) for d in (0, 2, 4, 7, 9, 11)]
+    maintenance = [Dose(d + 0.375, mg_per_kg=0.5, phase="maintenance") for d in (18, 25, 32, 39)]
     return Plan(name="series", patient=Patient(weight_kg=80.0, life_events=(LifeEvent(30.5, 0.5, 45.0),)),
                 doses=tuple(induction + maintenance), therapy_days=(3.6, 10.6, 20.6),
                 lifestyle=(LifestylePeriod(14.0, 50.0, 0.7),), horizon_days=60)
@@ -129,8 +129,8 @@ def _errors(xml: str) -> list[str]:
 
 
 @pytest.mark.parametrize("plan", [series_plan(), mixed_plan(),
-                                  Plan(name="bolus at time 0", doses=(Dose(0.0, 50.0, route="im"),
-                                                                      Dose(0.0, 35.0, duration_min=40.0)),
+                                  Plan(name="bolus at time 0", doses=(Dose(0.0, 35.0, route="im"),
+                                                                      Dose(2.0, 35.0, duration_min=40.0)),
                                        therapy_days=(0.0,), horizon_days=10),
                                   Plan(name="oral", doses=(Dose(1.0, 150.0, route="oral"),), horizon_days=5,
                                        allow_off_label=True),

@@ -144,9 +144,7 @@ def test_footer_and_off_label_warning(full_fig, full_traj):
     assert any(DISCLAIMER in t for t in texts)
     assert any(OFF_LABEL_WARNING in t for t in texts)
     assert any("every input" in t for t in texts)  # the title names the plan
-    from dataclasses import replace
-
-    fig = figure_trajectory(simulate(replace(_full_plan(), allow_off_label=False, horizon_days=20)))
+    fig = figure_trajectory(simulate(_full_plan(off_label=False).with_horizon(20)))
     try:
         assert not any("OFF-LABEL" in t.get_text() for t in fig.texts)
         assert any(DISCLAIMER in t.get_text() for t in fig.texts)
@@ -170,7 +168,8 @@ def test_dose_peaks_are_the_maxima_after_each_dose(full_traj):
 
 def test_esketamine_remission_band_is_12():
     plan = Plan(name="nasal", doses=(Dose(day=0.4, amount_mg=56.0, route="intranasal", drug="esketamine",
-                                          devices=2, duration_min=0.0),), horizon_days=10)
+                                          devices=2, duration_min=0.0),), horizon_days=10,
+                treatments=(OtherTreatment("antidepressant", start_day=-30.0),))  # as labelled
     fig = figure_trajectory(simulate(plan))
     try:
         assert _bands(_axes(fig)["symptoms"])["remission band"] == pytest.approx((0.0, 12.0), abs=1e-6)

@@ -115,6 +115,7 @@ def plans_strategy():
             events = (LifeEvent(draw(st.floats(-40.0, horizon - 1)), draw(st.floats(0.05, 0.5)),
                                 draw(st.floats(15.0, 150.0))),)
         return Plan(name="hypothesis", patient=Patient(life_events=events), doses=tuple(doses),
-                    therapy_days=therapy, lifestyle=lifestyle, treatments=treatments, horizon_days=horizon)
+                    therapy_days=therapy, lifestyle=lifestyle, treatments=treatments, horizon_days=horizon,
+                    allow_off_label=True)  # engine inputs, not treatment advice: any published range may be left
 
     return build()

@@ -25,7 +25,7 @@ from ketasim.simulate import simulate
 
 
 def series(horizon: float = 45.0, maintenance: bool = False) -> Plan:
-    doses = [Dose(day=d + 0.375, amount_mg=35.0, mg_per_kg=0.5) for d in (0, 2, 4, 7, 9, 11)]
+    doses = [Dose(day=d + 0.375, amount_mg=35.0, mg_per_kg=0.5) for d in (0, 2, 4, 7, 9, 11) if d < horizon]
     if maintenance:
         doses += [Dose(day=d + 0.375, amount_mg=35.0, mg_per_kg=0.5, phase="maintenance")
                   for d in range(18, int(horizon), 7)]
@@ -66,7 +66,7 @@ def test_one_plan_per_patient_equals_one_plan_for_all():
 def test_plan_lists_may_differ_in_horizon_and_route():
     a = series(30.0)
     b = Plan(name="nasal", doses=(Dose(day=1.4, amount_mg=56.0, route="intranasal", drug="esketamine",
-                                       duration_min=0.0, devices=2),), horizon_days=20.0)
+                                       duration_min=0.0, devices=2),), horizon_days=20.0, allow_off_label=True)
     res = simulate_population([a, b, a], seed=0, keep_trajectories=True)
     m = res.trajectory("madrs")
     assert m.shape == (3, 31)

@@ -13,9 +13,8 @@ import math
 from dataclasses import dataclass
 
 from ketasim.clinic.db import ClinicError
-from ketasim.dosing.limits import ESKETAMINE_DEVICE_MG, LimitViolation, check_plan
+from ketasim.dosing.limits import ESKETAMINE_DEVICE_MG, LimitError, LimitViolation, check_plan
 from ketasim.dosing.plan import DRUGS, ROUTES, Dose, OtherTreatment, Patient, Plan
-from ketasim.errors import PlanError
 
 SESSION_CLOCK_DAY = 0.375  # 09:00 on the plan's day 0: the clock time does not matter for one dose
 MG_PER_KG_AGREEMENT = 0.01  # dose_mg and dose_mg_per_kg given together must agree within 1%
@@ -84,15 +83,16 @@ def _violations(route: str, drug: str, amount: float, weight_kg: float, infusion
     """(message, hard, clinic field) for every rule the dose breaks."""
     minutes = (40.0 if infusion_minutes is None else float(infusion_minutes)) if route == "iv" else 0.0
     devices = max(1, round(amount / ESKETAMINE_DEVICE_MG)) if (drug, route) == ("esketamine", "intranasal") else 1
-    dose = Dose(day=SESSION_CLOCK_DAY, amount_mg=amount, route=route, drug=drug,  # type: ignore[arg-type]
-                duration_min=minutes, devices=devices)
     treatments = (OtherTreatment("antidepressant"),) if on_antidepressant else ()
     try:
+        dose = Dose(day=SESSION_CLOCK_DAY, amount_mg=amount, route=route, drug=drug,  # type: ignore[arg-type]
+                    duration_min=minutes, devices=devices)
+        # built off-label, so that only hard limits refuse it here; check_plan then lists what that lifts
         plan = Plan(name="session", patient=Patient(weight_kg=float(weight_kg)), doses=(dose,),
-                    treatments=treatments, horizon_days=1.0)
-        found: list[LimitViolation] = check_plan(plan)
-    except PlanError as exc:  # once Plan construction applies the limits itself
-        return [(str(exc), False, "dose_mg")]
+                    treatments=treatments, horizon_days=1.0, allow_off_label=True)
+        found: list[LimitViolation] = check_plan(plan, allow_off_label=False)
+    except LimitError as exc:
+        found = exc.violations
     out = []
     for v in found:
         clinic_field = "weight_kg" if v.field.startswith("patient.") else _FIELD_NAMES.get(v.key or "", "dose_mg")

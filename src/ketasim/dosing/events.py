@@ -90,7 +90,7 @@ class EventTable:
             raise PlanError("horizon_days", horizon_days, "a positive number of days")
         events = self.events(start, horizon_days)
         for e in events:
-            if e.kind in ("dose", "therapy", "ect", "tms") and not 0 <= e.day <= horizon_days:
+            if e.kind in ("dose", "therapy", "ect", "tms") and not 0 <= e.day < horizon_days:
                 raise PlanError(f"{e.kind} on day {e.day:g}", e.day,
                                 f"a day within the horizon (0 to {horizon_days:g})")
         doses = sorted((_dose(e, patient.weight_kg) for e in events if e.kind == "dose"), key=lambda d: d.day)

@@ -1,6 +1,8 @@
 """Published dose ranges and physical limits that a treatment plan must respect.
 
-Two kinds of rule, checked by :func:`check_plan` on a resolved :class:`~ketasim.dosing.plan.Plan`:
+Two kinds of rule, checked by :func:`check_plan` on a resolved :class:`~ketasim.dosing.plan.Plan` (which
+every ``Plan(...)`` runs when it is built, raising :class:`LimitError`) and by :func:`check_dose` on one
+administration (for readers of other formats: histories, the clinic, NONMEM datasets):
 
 - **Dose limits** (``hard=False``): the per-administration range of each drug and route as published
   (mg/kg, or fixed mg for intranasal sprays), the infusion length, the number of administrations per
@@ -8,7 +10,8 @@ Two kinds of rule, checked by :func:`check_plan` on a resolved :class:`~ketasim.
   most twice weekly, with an oral antidepressant). ``allow_off_label: true`` lifts them.
 - **Hard limits** (``hard=True``): what is physically impossible or outside the model's domain: a dose
   of 0 mg, overlapping administrations, a Spravato dose that is not a whole number of 28 mg devices,
-  a weight outside 30-250 kg, a MADRS outside its 0-60 scale. Never lifted.
+  a weight outside 30-250 kg, a MADRS outside its 0-60 scale, a dose or session outside the horizon, more
+  events than the documented capacity (:data:`CAPACITY`). Never lifted.
 
 Every range carries its source and a status (``literature`` or ``assumed``), like a model parameter;
 :func:`limit_parameters` lists them as :class:`~ketasim.parameters.Parameter` rows for ``ketasim params``.
@@ -16,15 +19,26 @@ Every range carries its source and a status (``literature`` or ``assumed``), lik
 
 from __future__ import annotations
 
+import bisect
+import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ketasim.dosing.plan import Dose, Plan
+from ketasim.errors import PlanError
 from ketasim.parameters import HOURS_PER_DAY, Parameter, Status
 
+if TYPE_CHECKING:
+    from ketasim.dosing.plan import Dose, Plan
+
 OFF_LABEL_HINT = "set allow_off_label: true to lift dose limits"
+OFF_LABEL_HINT_PYTHON = "pass allow_off_label=True to lift dose limits"
+AMOUNT_AGREEMENT = 0.01  # amount_mg and mg_per_kg x weight_kg of one dose agree within 1%
 ESKETAMINE_DEVICE_MG = 28.0  # one Spravato nasal spray device (two sprays), US prescribing information
 HARD_MAX_MG_PER_KG = 10.0  # model domain, any route: above anaesthetic induction doses
+HARD_MAX_INFUSION_MIN = 1440.0  # model domain: an infusion of at most a day
+HARD_MAX_DEVICES = 10  # nasal devices in one administration (Spravato uses 1-3)
+HARD_MAX_DEVICE_INTERVAL_MIN = 60.0  # between two devices of one administration
 
 
 @dataclass(frozen=True)
@@ -136,6 +150,33 @@ LIFE_EVENT_RANGES: dict[str, Range] = {
 LIFESTYLE_LEVEL = Range(0.0, 1.0, "", "definition: 0 none, 1 full healthy lifestyle (sleep, exercise)")
 HORIZON_DAYS = Range(1.0, 3650.0, "days", "assumed: up to ten years", "assumed")
 
+# Capacity: bounds on every count and date an input may hold, so that no input can exhaust memory or time.
+# A plan at capacity compiles and simulates in seconds (benchmarks/capacity.py measures it).
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2199, 12, 31)
+DATE_RANGE_TEXT = f"a date from {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}"
+CAPACITY: dict[str, int] = {
+    "doses": 10_000,  # administrations in one plan (ten years of daily doses is 3,650)
+    "sessions": 10_000,  # psychotherapy, ECT and TMS sessions together
+    "life_events": 1_000,
+    "lifestyle": 1_000,  # lifestyle periods
+    "other_treatments": 100,
+}
+EARLIEST_EVENT_DAY = -3650.0  # life events and medication up to ten years before the plan starts
+
+
+class LimitError(PlanError):
+    """A plan breaks one or more rules of :func:`check_plan`; ``violations`` lists them all (hard first).
+
+    The message is the first violation, with the hint to lift dose limits when only those are broken.
+    """
+
+    def __init__(self, violations: list[LimitViolation], *, file: str | None = None,
+                 hint: str = OFF_LABEL_HINT_PYTHON) -> None:
+        self.violations = sorted(violations, key=lambda v: not v.hard)
+        v = self.violations[0]
+        super().__init__(v.field, v.value, v.allowed if v.hard else f"{v.allowed}; {hint}", file=file)
+
 
 @dataclass(frozen=True)
 class LimitViolation:
@@ -198,8 +239,6 @@ def check_patient(plan: Plan) -> list[LimitViolation]:
             value = getattr(ev, name)
             if not (math.isfinite(value) and rng.contains(value)):
                 out.append(LimitViolation(f"patient.life_events[{i}].{name}", value, rng.text(), True))
-    if not (math.isfinite(plan.horizon_days) and HORIZON_DAYS.contains(plan.horizon_days)):
-        out.append(LimitViolation("horizon_days", plan.horizon_days, HORIZON_DAYS.text(), True))
     for i, lp in enumerate(plan.lifestyle):
         if not LIFESTYLE_LEVEL.contains(lp.level):
             out.append(LimitViolation(f"lifestyle[{i}].level", lp.level, "0-1 (0 none, 1 full)", True))
@@ -213,8 +252,161 @@ def check_patient(plan: Plan) -> list[LimitViolation]:
     return out
 
 
+def check_schedule(plan: Plan) -> list[LimitViolation]:
+    """Dates and counts: the horizon in whole days within :data:`HORIZON_DAYS`, a start date within
+    :data:`EARLIEST_DATE` - :data:`LATEST_DATE`, every dose and session in ``[0, horizon)`` (the horizon is
+    the end of the simulation: an event at or after it would have no effect), counts within :data:`CAPACITY`."""
+    out: list[LimitViolation] = []
+    h = plan.horizon_days
+    if not (math.isfinite(h) and HORIZON_DAYS.contains(h)):
+        return [LimitViolation("horizon_days", h, HORIZON_DAYS.text(), True)]
+    if h != math.floor(h):
+        out.append(LimitViolation("horizon_days", h, "a whole number of days", True))
+    if not EARLIEST_DATE <= plan.start_date <= LATEST_DATE - dt.timedelta(days=int(HORIZON_DAYS.high)):
+        out.append(LimitViolation("start_date", plan.start_date.isoformat(),
+                                  f"a date from {EARLIEST_DATE.isoformat()} to "
+                                  f"{(LATEST_DATE - dt.timedelta(days=int(HORIZON_DAYS.high))).isoformat()}", True))
+    counts = {"doses": len(plan.doses), "sessions": len(plan.therapy_days) + sum(len(t.session_days)
+                                                                                 for t in plan.treatments),
+              "life_events": len(plan.patient.life_events), "lifestyle": len(plan.lifestyle),
+              "other_treatments": len(plan.treatments)}
+    for name, n in counts.items():
+        if n > CAPACITY[name]:
+            what = "therapy_days" if name == "sessions" else name
+            out.append(LimitViolation(what, f"{n:,} {name.replace('_', ' ')}", f"at most {CAPACITY[name]:,} "
+                                      f"{name.replace('_', ' ')} in one plan", True))
+    if out:
+        return out
+    within = f"a day from 0 to before the end of the horizon (day {h:g}); lengthen horizon_days"
+    for i, d in enumerate(plan.doses):
+        if d.day >= h:
+            out.append(LimitViolation(f"doses[{i}].date", d.day, within, True, i, "date"))
+    for i, s in enumerate(plan.therapy_days):
+        if not 0 <= s < h:
+            out.append(LimitViolation(f"therapy_days[{i}]", s, within, True))
+    for i, tr in enumerate(plan.treatments):
+        for k, s in enumerate(tr.session_days):
+            if not 0 <= s < h:
+                out.append(LimitViolation(f"other_treatments[{i}].sessions[{k}]", s, within, True))
+        if tr.start_day < EARLIEST_EVENT_DAY:
+            out.append(LimitViolation(f"other_treatments[{i}].start", tr.start_day,
+                                      f"a day from {EARLIEST_EVENT_DAY:g} (ten years before the start)", True))
+    for i, ev in enumerate(plan.patient.life_events):
+        if not EARLIEST_EVENT_DAY <= ev.day <= h:
+            out.append(LimitViolation(f"patient.life_events[{i}].day", ev.day,
+                                      f"a day from {EARLIEST_EVENT_DAY:g} (ten years before the start) to the "
+                                      f"horizon ({h:g})", True))
+    for i, lp in enumerate(plan.lifestyle):
+        if lp.start_day < EARLIEST_EVENT_DAY or lp.start_day >= h:
+            out.append(LimitViolation(f"lifestyle[{i}].start", lp.start_day,
+                                      f"a day from {EARLIEST_EVENT_DAY:g} to before the horizon ({h:g})", True))
+    return out
+
+
+def dose_amount_mg(dose: Dose, weight_kg: float) -> float:
+    """The amount of ``dose`` for a patient of ``weight_kg``: ``mg_per_kg x weight_kg`` when written per kg."""
+    if dose.mg_per_kg is not None:
+        return dose.mg_per_kg * weight_kg
+    return float(dose.amount_mg) if dose.amount_mg is not None else math.nan
+
+
+def amount_disagreement(dose: Dose, weight_kg: float, prefix: str = "", index: int | None = None
+                        ) -> LimitViolation | None:
+    """A dose that gives both ``amount_mg`` and ``mg_per_kg`` must agree for the patient within 1%
+    (:data:`AMOUNT_AGREEMENT`): ``|amount_mg - mg_per_kg x weight_kg| <= 0.01 mg_per_kg x weight_kg``."""
+    if dose.mg_per_kg is None or dose.amount_mg is None:
+        return None
+    expected = dose.mg_per_kg * weight_kg
+    if abs(dose.amount_mg - expected) <= AMOUNT_AGREEMENT * abs(expected):
+        return None
+    return LimitViolation(f"{prefix}dose", f"amount_mg={dose.amount_mg:g} and mg_per_kg={dose.mg_per_kg:g}",
+                          f"an amount that agrees with the dose per kg within 1% for this patient "
+                          f"({dose.mg_per_kg:g} mg/kg x {weight_kg:g} kg = {expected:.4g} mg), or only one of "
+                          "amount_mg and mg_per_kg", True, index, "dose")
+
+
+def intrinsic_violations(dose: Dose, prefix: str = "", index: int | None = None) -> list[LimitViolation]:
+    """The hard rules one administration breaks whatever the patient: a dose above 0 (and at most
+    :data:`HARD_MAX_MG_PER_KG` when written per kg), a day on or after the start, an infusion of 0 to
+    :data:`HARD_MAX_INFUSION_MIN` minutes, 1 to :data:`HARD_MAX_DEVICES` devices at most
+    :data:`HARD_MAX_DEVICE_INTERVAL_MIN` apart."""
+    out: list[LimitViolation] = []
+    d = dose
+    written = format_dose(d)
+    for value in (d.amount_mg, d.mg_per_kg):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            out.append(LimitViolation(f"{prefix}dose", written, "a dose above 0 mg", True, index, "dose"))
+            break
+    if d.mg_per_kg is not None and d.mg_per_kg > HARD_MAX_MG_PER_KG:
+        out.append(LimitViolation(f"{prefix}dose", written, _HARD_MAX_TEXT, True, index, "dose"))
+    if not (math.isfinite(d.day) and d.day >= 0):
+        out.append(LimitViolation(f"{prefix}date", d.day, "a day on or after the plan start (day 0)", True,
+                                  index, "date"))
+    if not (math.isfinite(d.duration_min) and 0 <= d.duration_min <= HARD_MAX_INFUSION_MIN):
+        out.append(LimitViolation(f"{prefix}infusion_minutes", f"{d.duration_min:g} min",
+                                  f"0 (bolus) to {HARD_MAX_INFUSION_MIN:g} minutes (even with allow_off_label)", True,
+                                  index, "infusion_minutes"))
+    if not 1 <= d.devices <= HARD_MAX_DEVICES:
+        out.append(LimitViolation(f"{prefix}devices", d.devices, f"1 to {HARD_MAX_DEVICES} devices", True, index,
+                                  "devices"))
+    if not (math.isfinite(d.device_interval_min) and 0 < d.device_interval_min <= HARD_MAX_DEVICE_INTERVAL_MIN):
+        out.append(LimitViolation(f"{prefix}device_interval_minutes", d.device_interval_min,
+                                  f"above 0 and at most {HARD_MAX_DEVICE_INTERVAL_MIN:g} minutes between devices",
+                                  True, index, "device_interval_minutes"))
+    return out
+
+
+_HARD_MAX_TEXT = (f"at most {HARD_MAX_MG_PER_KG:g} mg/kg by any route: the model covers sub-anaesthetic doses "
+                  "only (even with allow_off_label)")
+
+
+def _dose_rules(d: Dose, weight: float, prefix: str, index: int | None) -> list[LimitViolation]:
+    """Every rule of one administration for a patient of ``weight`` kg, hard and off-label."""
+    out = intrinsic_violations(d, prefix, index)
+    disagreement = amount_disagreement(d, weight, prefix, index)
+    if disagreement is not None:
+        out.append(disagreement)
+    if out:
+        return out
+    amount = dose_amount_mg(d, weight)
+    mg_per_kg = amount / weight
+    written = format_dose(d)
+    if mg_per_kg > HARD_MAX_MG_PER_KG:
+        out.append(LimitViolation(f"{prefix}dose", f"{written} (= {mg_per_kg:.3g} mg/kg at {weight:g} kg)",
+                                  _HARD_MAX_TEXT, True, index, "dose"))
+    if d.drug == "esketamine" and d.route == "intranasal":
+        n_dev = amount / ESKETAMINE_DEVICE_MG
+        if abs(n_dev - round(n_dev)) > 1e-6:
+            out.append(LimitViolation(f"{prefix}dose", written, "a whole number of 28 mg Spravato devices "
+                                      "(28, 56, 84 mg)", True, index, "dose"))
+        elif d.devices != round(n_dev):
+            out.append(LimitViolation(f"{prefix}devices", d.devices,
+                                      f"{round(n_dev)} devices for {amount:g} mg (28 mg per device)", True, index,
+                                      "devices"))
+    return out + _off_label(weight, prefix, index, d, amount, mg_per_kg, written)
+
+
+def check_dose(dose: Dose, *, weight_kg: float, allow_off_label: bool = False) -> list[LimitViolation]:
+    """The rules one administration breaks for a patient of ``weight_kg``: hard ones always, the published
+    per-administration range, infusion length and device interval unless ``allow_off_label``.
+
+    Rules that need the other doses (overlaps, administrations per day and per 7 days) are
+    :func:`check_plan`'s. Fields are named as in a plan file (``dose``, ``infusion_minutes``, ``route``...).
+
+    >>> from ketasim.dosing.plan import Dose
+    >>> [v.allowed.split(" (")[0] for v in check_dose(Dose(day=0, mg_per_kg=1.5), weight_kg=70)]
+    ['0.1-1.0 mg/kg per IV racemic ketamine dose']
+    """
+    if not (isinstance(weight_kg, (int, float)) and math.isfinite(weight_kg)
+            and PATIENT_RANGES["weight_kg"].contains(weight_kg)):
+        return [LimitViolation("weight_kg", weight_kg, PATIENT_RANGES["weight_kg"].text(), True)]
+    found = _dose_rules(dose, float(weight_kg), "", None)
+    return [v for v in found if v.hard or not allow_off_label]
+
+
 def check_doses(plan: Plan) -> list[LimitViolation]:
-    """Every dose rule, hard and off-label, in the order of ``plan.doses``.
+    """Every dose rule, hard and off-label, in the order of ``plan.doses``: :func:`check_dose` for each, then
+    overlaps, frequency and the esketamine label's oral antidepressant.
 
     Equations: mg/kg of a fixed dose = amount_mg / weight_kg; the 7-day count of dose ``i`` is the
     number of doses on calendar days ``[day_i - 6, day_i]``.
@@ -224,47 +416,18 @@ def check_doses(plan: Plan) -> list[LimitViolation]:
     if not (math.isfinite(weight) and weight > 0):
         return out  # reported by check_patient
     doses = plan.doses
+    for i, d in enumerate(doses):
+        out += _dose_rules(d, weight, f"doses[{i}].", i)
     windows = [administration_window_h(d) for d in doses]
     order = sorted(range(len(doses)), key=lambda k: windows[k][0])
-    for n, i in enumerate(order):
-        d = doses[i]
-        amount = d.mg_per_kg * weight if d.mg_per_kg is not None else d.amount_mg
-        mg_per_kg = amount / weight
-        written = format_dose(d)
-        if not (math.isfinite(amount) and amount > 0):
-            out.append(LimitViolation(f"doses[{i}].dose", written, "a dose above 0 mg", True, i, "dose"))
-            continue
-        if mg_per_kg > HARD_MAX_MG_PER_KG:
-            out.append(LimitViolation(f"doses[{i}].dose", written,
-                                      f"at most {HARD_MAX_MG_PER_KG:g} mg/kg by any route: the model covers "
-                                      "sub-anaesthetic doses only (even with allow_off_label)", True, i, "dose"))
-        if d.day < 0:
-            out.append(LimitViolation(f"doses[{i}].date", d.day, "a day on or after the plan start (day 0)", True,
-                                      i, "date"))
-        if d.route == "iv" and d.duration_min < 0:
-            out.append(LimitViolation(f"doses[{i}].infusion_minutes", f"{d.duration_min:g} min",
-                                      "0 (bolus) or more minutes", True, i, "infusion_minutes"))
-        if d.devices < 1 or d.device_interval_min <= 0:
-            out.append(LimitViolation(f"doses[{i}].devices", d.devices, "1 or more devices, a positive interval",
-                                      True, i, "devices"))
-        if d.drug == "esketamine" and d.route == "intranasal":
-            n_dev = amount / ESKETAMINE_DEVICE_MG
-            if abs(n_dev - round(n_dev)) > 1e-6:
-                out.append(LimitViolation(f"doses[{i}].dose", written, "a whole number of 28 mg Spravato devices "
-                                          "(28, 56, 84 mg)", True, i, "dose"))
-            elif d.devices != round(n_dev):
-                out.append(LimitViolation(f"doses[{i}].devices", d.devices,
-                                          f"{round(n_dev)} devices for {amount:g} mg (28 mg per device)", True, i,
-                                          "devices"))
-        if n > 0:
-            prev = order[n - 1]
-            if windows[i][0] < windows[prev][1] - 1e-9:
-                out.append(LimitViolation(
-                    f"doses[{i}].time", _clock(plan, windows[i][0]),
-                    f"a start after the previous administration ends (doses[{prev}] runs "
-                    f"{_clock(plan, windows[prev][0])} to {_clock(plan, windows[prev][1])})", True, i, "time",
-                    related_index=prev))
-        out += _off_label(plan, i, d, amount, mg_per_kg, written)
+    for n in range(1, len(order)):
+        i, prev = order[n], order[n - 1]
+        if windows[i][0] < windows[prev][1] - 1e-9:
+            out.append(LimitViolation(
+                f"doses[{i}].time", _clock(plan, windows[i][0]),
+                f"a start after the previous administration ends (doses[{prev}] runs "
+                f"{_clock(plan, windows[prev][0])} to {_clock(plan, windows[prev][1])})", True, i, "time",
+                related_index=prev))
     out += _frequency(plan, order)
     if any(d.drug == "esketamine" and d.route == "intranasal" for d in doses) and not any(
             t.kind == "antidepressant" for t in plan.treatments):
@@ -274,12 +437,13 @@ def check_doses(plan: Plan) -> list[LimitViolation]:
     return out
 
 
-def _off_label(plan: Plan, i: int, d: Dose, amount: float, mg_per_kg: float, written: str) -> list[LimitViolation]:
+def _off_label(weight: float, prefix: str, i: int | None, d: Dose, amount: float, mg_per_kg: float,
+               written: str) -> list[LimitViolation]:
     lim = route_limits(d.drug, d.route)
     if lim is None:
         drug = "racemic ketamine" if d.drug == "racemic" else "esketamine"
         routes = ", ".join(r for (dr, r) in ROUTE_LIMITS if dr == d.drug)
-        return [LimitViolation(f"doses[{i}].route", d.route,
+        return [LimitViolation(f"{prefix}route", d.route,
                                f"a route with a published antidepressant dose range for {drug} ({routes})",
                                False, i, "route")]
     out: list[LimitViolation] = []
@@ -287,27 +451,29 @@ def _off_label(plan: Plan, i: int, d: Dose, amount: float, mg_per_kg: float, wri
     if lim.fixed_mg:
         if not any(abs(amount - f) < 1e-6 for f in lim.fixed_mg):
             allowed = ", ".join(f"{f:g}" for f in lim.fixed_mg)
-            out.append(LimitViolation(f"doses[{i}].dose", written, f"{allowed} mg per {lim.label} dose ({rng.source})",
+            out.append(LimitViolation(f"{prefix}dose", written, f"{allowed} mg per {lim.label} dose ({rng.source})",
                                       False, i, "dose"))
     else:
         x = mg_per_kg if rng.unit == "mg/kg" else amount
         if not rng.contains(x):
             shown = written if (rng.unit == "mg/kg") == (d.mg_per_kg is not None) else (
-                f"{written} (= {x:.3g} {rng.unit} at {plan.patient.weight_kg:g} kg)")
-            out.append(LimitViolation(f"doses[{i}].dose", shown,
+                f"{written} (= {x:.3g} {rng.unit} at {weight:g} kg)")
+            out.append(LimitViolation(f"{prefix}dose", shown,
                                       f"{rng.text()} per {lim.label} dose ({rng.source})", False, i, "dose"))
     if lim.infusion_min is not None and d.route == "iv" and not lim.infusion_min.contains(d.duration_min):
-        out.append(LimitViolation(f"doses[{i}].infusion_minutes", f"{d.duration_min:g} min",
+        out.append(LimitViolation(f"{prefix}infusion_minutes", f"{d.duration_min:g} min",
                                   f"{lim.infusion_min.text()} per {lim.label} infusion ({lim.infusion_min.source})",
                                   False, i, "infusion_minutes"))
     if lim.device_interval_min is not None and d.devices > 1 and d.device_interval_min < lim.device_interval_min:
-        out.append(LimitViolation(f"doses[{i}].device_interval_minutes", d.device_interval_min,
+        out.append(LimitViolation(f"{prefix}device_interval_minutes", d.device_interval_min,
                                   f"at least {lim.device_interval_min:g} min between devices ({lim.frequency_source})",
                                   False, i, "device_interval_minutes"))
     return out
 
 
 def _frequency(plan: Plan, order: list[int]) -> list[LimitViolation]:
+    """Administrations per calendar day and per 7 days, counted among the doses up to each one
+    (``days`` is sorted, so each count is a difference of positions)."""
     out: list[LimitViolation] = []
     days = [int(math.floor(plan.doses[i].day)) for i in order]
     for n, i in enumerate(order):
@@ -316,8 +482,8 @@ def _frequency(plan: Plan, order: list[int]) -> list[LimitViolation]:
         max_day, max_week = (lim.max_per_day, lim.max_per_7_days) if lim else (1, 3)
         source = lim.frequency_source if lim else "assumed"
         what = lim.label if lim else "ketamine"
-        same_day = sum(1 for k in range(n + 1) if days[k] == days[n])
-        week = sum(1 for k in range(n + 1) if days[n] - 6 <= days[k] <= days[n])
+        same_day = n - bisect.bisect_left(days, days[n], 0, n) + 1
+        week = n - bisect.bisect_left(days, days[n] - 6, 0, n) + 1
         date = plan.date_of(d.day).isoformat()
         if same_day > max_day:
             out.append(LimitViolation(f"doses[{i}].date", date,
@@ -330,10 +496,17 @@ def _frequency(plan: Plan, order: list[int]) -> list[LimitViolation]:
     return out
 
 
-def check_plan(plan: Plan) -> list[LimitViolation]:
-    """All violations of ``plan``: hard ones always; dose limits unless ``plan.allow_off_label``."""
-    found = check_patient(plan) + check_doses(plan)
-    return [v for v in found if v.hard or not plan.allow_off_label]
+def check_plan(plan: Plan, *, allow_off_label: bool | None = None) -> list[LimitViolation]:
+    """All violations of ``plan``: hard ones always; dose limits unless ``allow_off_label`` (default: the
+    plan's own flag). A caller that records off-label use (the clinic) builds the plan with
+    ``allow_off_label=True`` and lists what it lifts with ``check_plan(plan, allow_off_label=False)``.
+
+    The schedule (horizon, dates, counts) is checked first; a plan that breaks it is not checked further
+    (so that a plan past the capacity costs no more than counting).
+    """
+    lifted = plan.allow_off_label if allow_off_label is None else allow_off_label
+    found = check_schedule(plan) or check_patient(plan) + check_doses(plan)
+    return [v for v in found if v.hard or not lifted]
 
 
 def limit_parameters() -> list[Parameter]:

@@ -10,8 +10,8 @@ The format is documented in ``docs/plan-format.md``; the bundled examples are in
     doses:
       - {series: induction, count: 6, weekdays: [Mon, Wed, Fri], start: 2025-01-06, dose: 0.5 mg/kg}
 
-Reading happens in three steps. (1) YAML is composed with a loader that keeps dates and clock
-times as text and records the line of every mapping key and sequence item. (2) Pydantic models
+Reading happens in three steps. (1) :func:`ketasim.formats.yamlio.read_yaml` (the one YAML reader) keeps
+dates and clock times as text and records the line of every mapping key and sequence item. (2) Pydantic models
 (``extra="forbid"``, strict types) check the structure; their error locations are mapped back to
 lines. (3) Dates, units and series are resolved into days from ``start_date`` and the result is
 checked against :mod:`ketasim.dosing.limits`. Every problem is a :class:`~ketasim.errors.PlanError`
@@ -32,129 +32,41 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator, Val
 from pydantic_core import PydanticCustomError
 
 from ketasim.dosing import series as cal
-from ketasim.dosing.limits import ESKETAMINE_DEVICE_MG, OFF_LABEL_HINT, LimitViolation, check_plan, format_dose
+from ketasim.dosing.limits import (
+    CAPACITY,
+    DATE_RANGE_TEXT,
+    EARLIEST_DATE,
+    EARLIEST_EVENT_DAY,
+    ESKETAMINE_DEVICE_MG,
+    HORIZON_DAYS,
+    LATEST_DATE,
+    OFF_LABEL_HINT,
+    LimitError,
+    LimitViolation,
+    format_dose,
+)
 from ketasim.dosing.plan import Dose, LifeEvent, LifestylePeriod, OtherTreatment, Patient, Plan
 from ketasim.errors import PlanError
+from ketasim.formats.yamlio import FieldPath, LineMap, field_name, field_path, read_text_file, read_yaml
 
 DEFAULT_TIME = "09:00"
 DEFAULT_INFUSION_MIN = 40.0
 DEFAULT_DEVICE_INTERVAL_MIN = 5.0
 DEFAULT_ROUTE = {"racemic": "iv", "esketamine": "intranasal"}
 DEFAULT_HORIZON_AFTER_LAST_DAYS = 90.0
-
-Path_ = tuple[str | int, ...]
-
-# ---------------------------------------------------------------------------------------------
-# 1. YAML with line numbers
-# ---------------------------------------------------------------------------------------------
-
-_INT = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
-_FLOAT = re.compile(r"^[-+]?(([0-9][0-9_]*)?\.[0-9_]+([eE][-+]?[0-9]+)?|[0-9][0-9_]*\.?([eE][-+]?[0-9]+)?"
-                    r"|\.(inf|Inf|INF)|\.(nan|NaN|NAN))$")
+MAX_INTERVAL_DAYS = int(HORIZON_DAYS.high)  # every_days, every_weeks x 7 and taper gaps
+MAX_DAY_NUMBER = HORIZON_DAYS.high  # |day| of a day number (days from start_date)
 
 
-class _PlanLoader(yaml.SafeLoader):
-    """SafeLoader that keeps dates (``2025-02-30``) and clock times (``10:30``) as text.
-
-    YAML 1.1 would turn ``10:30`` into the sexagesimal integer 630 and reject impossible dates
-    before we could say on which line they are.
-    """
-
-
-_PlanLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers
-            if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_PlanLoader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
-_PlanLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
-
-
-@dataclass
-class _Source:
-    """The file being read: its name and the line of every key path."""
-
-    file: str
-    lines: dict[Path_, int]
-
-    def line(self, path: Path_) -> int | None:
-        """Line of ``path``, or of its closest ancestor present in the file."""
-        p = tuple(path)
-        while p:
-            if p in self.lines:
-                return self.lines[p]
-            p = p[:-1]
-        return None
-
-    def error(self, path: Path_, value: Any, allowed: str) -> PlanError:
-        return PlanError(field_name(path), value, allowed, file=self.file, line=self.line(path))
-
-
-def field_name(path: Path_) -> str:
-    """``("doses", 2, "dose")`` -> ``doses[2].dose``."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<plan>"
-
-
-def _field_path(name: str) -> Path_:
-    """Inverse of :func:`field_name`."""
-    out: list[str | int] = []
-    for part in name.split("."):
-        m = re.match(r"^([^\[]*)((\[\d+\])*)$", part)
-        if not m:
-            out.append(part)
-            continue
-        if m.group(1):
-            out.append(m.group(1))
-        out += [int(x) for x in re.findall(r"\[(\d+)\]", m.group(2))]
-    return tuple(out)
-
-
-def _record_lines(node: yaml.Node, path: Path_, src: _Source) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
-            if key == "<<":
-                _record_lines(value_node, path, src)
-                continue
-            p = (*path, key)
-            if p in src.lines:
-                raise PlanError(field_name(p), key, f"each key once (already given on line {src.lines[p]})",
-                                file=src.file, line=key_node.start_mark.line + 1)
-            src.lines[p] = key_node.start_mark.line + 1
-            _record_lines(value_node, p, src)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            p = (*path, i)
-            src.lines[p] = item.start_mark.line + 1
-            _record_lines(item, p, src)
-
-
-def _read_yaml(text: str, file: str) -> tuple[Any, _Source]:
-    src = _Source(file, {})
-    loader = _PlanLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise PlanError("<plan>", "", "a YAML mapping with at least start_date", file=file, line=1)
-        _record_lines(node, (), src)
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise PlanError("<yaml>", (exc.problem or str(exc)).strip(), "valid YAML (check indentation, colons and "
-                        "quotes)", file=file, line=line) from None
-    except yaml.YAMLError as exc:
-        raise PlanError("<yaml>", str(exc), "valid YAML", file=file) from None
-    finally:
-        loader.dispose()
+def _read_yaml(text: str, file: str) -> tuple[Any, LineMap]:
+    data, src = read_yaml(text, file=file)
+    src.root = "<plan>"
+    if data is None:
+        raise PlanError("<plan>", "", "a YAML mapping with at least start_date", file=file, line=1)
     if not isinstance(data, dict):
         raise PlanError("<plan>", data, "a YAML mapping of keys (name, start_date, patient, doses, ...)",
                         file=file, line=1)
     return data, src
-
 
 # ---------------------------------------------------------------------------------------------
 # 2. The file schema (structure and types only; values are checked in step 3 and in limits.py)
@@ -345,7 +257,7 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
-def _validate(model: type[BaseModel], data: Any, prefix: Path_, src: _Source) -> Any:
+def _validate(model: type[BaseModel], data: Any, prefix: FieldPath, src: LineMap) -> Any:
     """``model.model_validate(data)``; the first error becomes a PlanError with file and line."""
     try:
         return model.model_validate(data)
@@ -388,12 +300,14 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
            "November", "December")
 
 
-def _parse_date(text: str, path: Path_, src: _Source) -> tuple[dt.date, float | None]:
+def _parse_date(text: str, path: FieldPath, src: LineMap) -> tuple[dt.date, float | None]:
     """``(date, clock hours or None)`` from ``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM``."""
     m = _DATE.match(text.strip())
     if not m:
         raise src.error(path, text, "a date YYYY-MM-DD (e.g. 2025-01-06), optionally with a time HH:MM")
     y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    if not EARLIEST_DATE.year <= y <= LATEST_DATE.year:
+        raise src.error(path, text, DATE_RANGE_TEXT)
     if not 1 <= mo <= 12:
         raise src.error(path, text, "a real calendar date: months run 01-12")
     try:
@@ -407,7 +321,7 @@ def _parse_date(text: str, path: Path_, src: _Source) -> tuple[dt.date, float | 
     return date, clock
 
 
-def _parse_clock(text: Any, path: Path_, src: _Source) -> float:
+def _parse_clock(text: Any, path: FieldPath, src: LineMap) -> float:
     """Hours after midnight from ``HH:MM`` (00:00-23:59)."""
     m = _TIME.match(str(text).strip())
     if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
@@ -415,8 +329,8 @@ def _parse_clock(text: Any, path: Path_, src: _Source) -> float:
     return int(m.group(1)) + int(m.group(2)) / 60.0
 
 
-def _quantity(value: float | str, units: dict[str, float], default_unit: str, path: Path_,
-              src: _Source) -> float:
+def _quantity(value: float | str, units: dict[str, float], default_unit: str, path: FieldPath,
+              src: LineMap) -> float:
     """A number in ``default_unit``, or a string ``'<number> <unit>'`` converted with ``units``."""
     if isinstance(value, float):
         return value
@@ -440,7 +354,7 @@ class _DoseAmount:
     text: str
 
 
-def _parse_dose(text: str, path: Path_, src: _Source) -> _DoseAmount:
+def _parse_dose(text: str, path: FieldPath, src: LineMap) -> _DoseAmount:
     m = _QUANTITY.match(text)
     if not m:
         raise src.error(path, text, "a dose with its unit, e.g. '0.5 mg/kg' or '56 mg'")
@@ -460,7 +374,7 @@ def _parse_dose(text: str, path: Path_, src: _Source) -> _DoseAmount:
 class _Origin:
     """Where a resolved dose came from: its entry in the file and, for a series, its rank."""
 
-    path: Path_
+    path: FieldPath
     rank: int | None = None
     written: str = ""
 
@@ -468,15 +382,23 @@ class _Origin:
 class _Resolver:
     """Step 3: turns validated specs into plan objects, with file and line in every error."""
 
-    def __init__(self, src: _Source, start: dt.date, drug: str, weight_kg: float) -> None:
+    def __init__(self, src: LineMap, start: dt.date, drug: str, weight_kg: float) -> None:
         self.src = src
         self.start = start
         self.drug = drug
         self.weight = weight_kg
         self.horizon_end: float | None = None  # plan days, set once known
+        self.n_sessions = 0  # psychotherapy, ECT and TMS sessions resolved so far
+
+    def count(self, what: str, n: int, path: FieldPath) -> None:
+        """Refuse at the entry that takes the plan past its capacity (:data:`~ketasim.dosing.limits.CAPACITY`)."""
+        if n > CAPACITY[what]:
+            raise self.src.error(path, f"{n:,} {what} so far", f"at most {CAPACITY[what]:,} {what} in one plan "
+                                 "(psychotherapy, ECT and TMS sessions count together)" if what == "sessions"
+                                 else f"at most {CAPACITY[what]:,} {what} in one plan")
 
     # -- dates ---------------------------------------------------------------------------------
-    def day(self, when: str | float, path: Path_, *, time: str | None = None, default_time: str | None = None,
+    def day(self, when: str | float, path: FieldPath, *, time: str | None = None, default_time: str | None = None,
             not_before_start: bool = True, within_horizon: bool = False) -> float:
         """Plan day of a date / date-time / day number, plus the clock ``time`` (or ``default_time``).
 
@@ -487,8 +409,9 @@ class _Resolver:
             date, clock = _parse_date(when, path, self.src)
             base = float((date - self.start).days)
             minutes = None if clock is None else round(clock * 60.0)
-        elif not math.isfinite(when):
-            raise self.src.error(path, when, "a finite number of days from start_date")
+        elif not (math.isfinite(when) and abs(when) <= MAX_DAY_NUMBER):
+            raise self.src.error(path, when, f"a number of days from start_date, from -{MAX_DAY_NUMBER:g} to "
+                                 f"{MAX_DAY_NUMBER:g}")
         elif when != math.floor(when):
             base, minutes = float(when), 0  # a fractional day number carries its own clock time
         else:
@@ -503,16 +426,20 @@ class _Resolver:
         day = base + (minutes or 0) / 1440.0
         if not_before_start and day < 0:
             raise self.src.error(path, when, f"a date on or after start_date {self.start.isoformat()}")
-        if within_horizon and self.horizon_end is not None and day > self.horizon_end:
+        if not EARLIEST_EVENT_DAY <= day <= MAX_DAY_NUMBER:
+            raise self.src.error(path, when, f"a date from {EARLIEST_EVENT_DAY:g} to {MAX_DAY_NUMBER:g} days "
+                                 f"after start_date {self.start.isoformat()}")
+        if within_horizon and self.horizon_end is not None and day >= self.horizon_end:
             end = self.start + dt.timedelta(days=int(self.horizon_end))
-            raise self.src.error(path, when, f"a date within the horizon ({self.start.isoformat()} to "
-                                 f"{end.isoformat()}); lengthen horizon_days")
+            raise self.src.error(path, when, f"a time before the end of the horizon ({self.start.isoformat()} "
+                                 f"00:00 to {end.isoformat()} 00:00); lengthen horizon_days")
         return day
 
     # -- series --------------------------------------------------------------------------------
-    def schedule(self, spec: ScheduleSpec, path: Path_, *, default_time: str = DEFAULT_TIME,
+    def schedule(self, spec: ScheduleSpec, path: FieldPath, *, default_time: str = DEFAULT_TIME,
                  taper: bool = False) -> list[float]:
-        """Plan days of a calendar rule, cut at the horizon."""
+        """Plan days of a calendar rule, cut at the horizon: every date and time before its end
+        (``day < horizon_days``), as for explicit doses and sessions."""
         src = self.src
         first = self.day(spec.start, (*path, "start"), time=spec.time, default_time=default_time)
         minutes = round((first - math.floor(first)) * 1440.0)
@@ -551,34 +478,41 @@ class _Resolver:
             if not names or len({cal.weekday_index(w) for w in names}) != len(names):
                 raise src.error((*path, "weekdays"), names, "one or more different weekdays, e.g. [Mon, Wed, Fri]")
             every = spec.every_weeks or 1
-            if every < 1:
-                raise src.error((*path, "every_weeks"), every, "a whole number of weeks >= 1")
+            if not 1 <= every <= MAX_INTERVAL_DAYS // 7:
+                raise src.error((*path, "every_weeks"), every, f"a whole number of weeks from 1 to "
+                                f"{MAX_INTERVAL_DAYS // 7}")
             dates = cal.weekday_dates(start_date, names, count=spec.count, until=until, every_weeks=every)
         elif rule in ("every_days", "every_weeks"):
             n = spec.every_days if rule == "every_days" else (spec.every_weeks or 0) * 7
-            if n < 1:
-                raise src.error((*path, rule), getattr(spec, rule), "a whole number >= 1")
+            if not 1 <= n <= MAX_INTERVAL_DAYS:
+                top = MAX_INTERVAL_DAYS if rule == "every_days" else MAX_INTERVAL_DAYS // 7
+                raise src.error((*path, rule), getattr(spec, rule), f"a whole number from 1 to {top}")
             dates = cal.interval_dates(start_date, n, count=spec.count, until=until)
         else:
             gaps = spec.intervals_days or []
-            if not gaps or min(gaps) < 1:
-                raise src.error((*path, "intervals_days"), gaps, "a list of whole days >= 1, e.g. [7, 14, 21, 28]")
+            if not gaps or min(gaps) < 1 or max(gaps) > MAX_INTERVAL_DAYS or len(gaps) > cal.MAX_DATES:
+                raise src.error((*path, "intervals_days"), gaps if len(gaps) <= 20 else f"{len(gaps)} gaps",
+                                f"a list of at most {cal.MAX_DATES} whole days from 1 to {MAX_INTERVAL_DAYS}, "
+                                "e.g. [7, 14, 21, 28]")
             dates = cal.taper_dates(start_date, gaps, then=spec.then or "stop", count=spec.count, until=until)
-        if not dates:
-            raise src.error((*path, "start"), spec.start, "a series with at least one date within the horizon "
-                            f"(which ends on day {horizon_day})")
-        return [float((d - self.start).days) + minutes / 1440.0 for d in dates]
+        days = [float((d - self.start).days) + minutes / 1440.0 for d in dates]
+        days = [d for d in days if d < self.horizon_end]
+        if not days:
+            raise src.error((*path, "start"), spec.start, "a series with at least one date and time before the end "
+                            f"of the horizon (day {self.horizon_end:g})")
+        return days
 
     # -- doses ---------------------------------------------------------------------------------
     def doses(self, entries: list[dict[str, Any]]) -> list[tuple[Dose, _Origin]]:
         out: list[tuple[Dose, _Origin]] = []
         for i, raw in enumerate(entries):
-            path: Path_ = ("doses", i)
+            path: FieldPath = ("doses", i)
             if not isinstance(raw, dict):
                 raise self.src.error(path, raw, "a mapping: {date: ..., dose: ...} or {series: induction, ...}")
             if "series" in raw:
                 spec = _validate(DoseSeriesSpec, raw, path, self.src)
                 days = self.schedule(spec, path, taper=spec.series == "taper")
+                self.count("doses", len(out) + len(days), path)
                 phase = "induction" if spec.series == "induction" else "maintenance"
                 for rank, day in enumerate(days):
                     out.append((self.dose(spec, path, day, phase), _Origin(path, rank, spec.dose)))
@@ -594,7 +528,7 @@ class _Resolver:
                 out.append((self.dose(spec, path, day, spec.phase), _Origin(path, None, spec.dose)))
         return out
 
-    def dose(self, spec: DoseSpec | DoseSeriesSpec, path: Path_, day: float, phase: str) -> Dose:
+    def dose(self, spec: DoseSpec | DoseSeriesSpec, path: FieldPath, day: float, phase: str) -> Dose:
         src = self.src
         route = spec.route or DEFAULT_ROUTE[self.drug]
         amount = _parse_dose(spec.dose, (*path, "dose"), src)
@@ -631,22 +565,29 @@ class _Resolver:
             if not math.isfinite(interval) or interval <= 0:
                 raise src.error((*path, "device_interval_minutes"), spec.device_interval_minutes,
                                 "a positive number of minutes")
-        return Dose(day=day, amount_mg=amount_mg, route=route, drug=self.drug, duration_min=duration,  # type: ignore[arg-type]
-                    phase=phase, devices=devices, device_interval_min=interval, mg_per_kg=mg_per_kg)  # type: ignore[arg-type]
+        try:
+            return Dose(day=day, amount_mg=amount_mg, route=route, drug=self.drug, duration_min=duration,  # type: ignore[arg-type]
+                        phase=phase, devices=devices, device_interval_min=interval, mg_per_kg=mg_per_kg)  # type: ignore[arg-type]
+        except LimitError as exc:
+            v = exc.violations[0]
+            key = v.key if v.key in ("dose", "infusion_minutes", "devices", "device_interval_minutes") else "dose"
+            raise src.error((*path, key), getattr(spec, key, None) or v.value, v.allowed) from None
 
     # -- sessions ------------------------------------------------------------------------------
-    def sessions(self, dates: list[str | float], series: list[ScheduleSpec], path: Path_) -> list[float]:
+    def sessions(self, dates: list[str | float], series: list[ScheduleSpec], path: FieldPath) -> list[float]:
         days = [self.day(w, (*path, "sessions", i), default_time=DEFAULT_TIME, within_horizon=True)
                 for i, w in enumerate(dates)]
         for j, spec in enumerate(series):
             days += self.schedule(spec, (*path, "series", j))
+            self.count("sessions", self.n_sessions + len(days), (*path, "series", j))
+        self.n_sessions += len(days)
         return sorted(days)
 
 
 def _last_day(spec: PlanSpec, res: _Resolver) -> float:
     """Latest plan day any entry mentions (for the default horizon); series count from their start."""
     days = [0.0]
-    whens: list[tuple[Any, Path_]] = []
+    whens: list[tuple[Any, FieldPath]] = []
     for i, raw in enumerate(spec.doses):
         if isinstance(raw, dict):
             for key in ("date", "day", "start", "until"):
@@ -661,6 +602,8 @@ def _last_day(spec: PlanSpec, res: _Resolver) -> float:
 
 
 def _horizon(spec: PlanSpec, res: _Resolver) -> float:
+    """The horizon in whole days within :data:`~ketasim.dosing.limits.HORIZON_DAYS`, checked before any
+    series is expanded."""
     src = res.src
     if spec.horizon_days is not None and spec.horizon_weeks is not None:
         raise src.error(("horizon_weeks",), spec.horizon_weeks, "either horizon_days or horizon_weeks, not both")
@@ -671,35 +614,28 @@ def _horizon(spec: PlanSpec, res: _Resolver) -> float:
         days = spec.horizon_weeks * 7.0
     else:
         days = math.ceil(_last_day(spec, res) + DEFAULT_HORIZON_AFTER_LAST_DAYS)
-    if not math.isfinite(days) or days <= 0:
-        key = "horizon_days" if spec.horizon_weeks is None else "horizon_weeks"
-        raise src.error((key,), days, "a positive number of days")
+    key = "horizon_weeks" if spec.horizon_weeks is not None else "horizon_days"
+    written = spec.horizon_weeks if spec.horizon_weeks is not None else spec.horizon_days
+    if written is None:
+        if not HORIZON_DAYS.contains(days):
+            raise src.error(("doses",), f"horizon {days:g} days (the latest date + "
+                            f"{DEFAULT_HORIZON_AFTER_LAST_DAYS:g} days)", f"a horizon of {HORIZON_DAYS.text()}: "
+                            "give horizon_days, or dates closer to start_date")
+        return days
+    if not (math.isfinite(days) and HORIZON_DAYS.contains(days)):
+        raise src.error((key,), written, f"a horizon of {HORIZON_DAYS.text()}")
+    if days != math.floor(days):
+        raise src.error((key,), written, f"a whole number of days (this is {days:g} days)")
     return days
 
 
-def _check_pk_model(spec: PlanSpec, doses: list[Dose], src: _Source) -> dict[str, str]:
-    if spec.pk_model is None:
-        return {}
-    from ketasim.exposure.models import PK_MODELS
-
-    model = PK_MODELS.get(spec.pk_model)
-    if model is None:
-        raise src.error(("pk_model",), spec.pk_model, f"one of {', '.join(PK_MODELS)}")
-    if model.drug != spec.drug:
-        same = ", ".join(n for n, m in PK_MODELS.items() if m.drug == spec.drug)
-        raise src.error(("pk_model",), spec.pk_model, f"a model of {spec.drug} ({same})")
-    missing = sorted({d.route for d in doses} - set(model.routes))
-    if missing:
-        able = ", ".join(n for n, m in PK_MODELS.items() if m.drug == spec.drug and set(missing) <= set(m.routes))
-        raise src.error(("pk_model",), spec.pk_model, f"a model offering route {', '.join(missing)} ({able})")
-    return {spec.drug: spec.pk_model}
-
-
-def _raise_violation(v: LimitViolation, plan: Plan, origins: list[_Origin], src: _Source) -> None:
+def _raise_violation(v: LimitViolation, doses: list[Dose], start: dt.date, origins: list[_Origin],
+                     src: LineMap) -> None:
+    """The violation as a PlanError at the line of the entry (or series) the dose came from."""
     hint = "" if v.hard else f"; {OFF_LABEL_HINT}"
     if v.dose_index is not None:
         o = origins[v.dose_index]
-        d = plan.doses[v.dose_index]
+        d = doses[v.dose_index]
         key = v.key or "dose"
         if o.rank is not None and key in ("date", "time"):
             key = "start"
@@ -708,7 +644,7 @@ def _raise_violation(v: LimitViolation, plan: Plan, origins: list[_Origin], src:
         if key == "dose" and o.written and o.written != format_dose(d):
             value = o.written
         if o.rank is not None:
-            when = plan.date_of(d.day).isoformat()
+            when = (start + dt.timedelta(days=math.floor(d.day))).isoformat()
             value = (f"{when} (dose {o.rank + 1} of the series)" if v.key == "date"
                      else f"{value} (dose {o.rank + 1} of the series, {when})")
         allowed = v.allowed
@@ -717,13 +653,13 @@ def _raise_violation(v: LimitViolation, plan: Plan, origins: list[_Origin], src:
             name = field_name(r.path) + (f" (dose {r.rank + 1} of its series)" if r.rank is not None else "")
             allowed = allowed.replace(f"doses[{v.related_index}]", name)
         raise PlanError(field_name(path), value, f"{allowed}{hint}", file=src.file, line=src.line(path))
-    path = _field_path(v.field)
+    path = field_path(v.field)
     if v.field == "other_treatments" and path not in src.lines:
         path = ("drug",) if ("drug",) in src.lines else ("doses",)
     raise PlanError(v.field, v.value, f"{v.allowed}{hint}", file=src.file, line=src.line(path))
 
 
-def _check_compiles(plan: Plan, src: _Source) -> None:
+def _check_compiles(plan: Plan, src: LineMap) -> None:
     """The plan must compile with the default parameters (e.g. a load the baseline MADRS can explain)."""
     from ketasim.engine.compile import compile_plan
     from ketasim.parameters import default_vector
@@ -732,12 +668,22 @@ def _check_compiles(plan: Plan, src: _Source) -> None:
         compile_plan(plan, default_vector())
     except PlanError as exc:
         raise PlanError(exc.field, exc.value, exc.allowed, file=src.file,
-                        line=src.line(_field_path(exc.field))) from None
+                        line=src.line(field_path(exc.field))) from None
 
 
 def parse_plan(text: str, source: str = "<string>") -> Plan:
     """A :class:`Plan` from the YAML ``text`` of a plan file; ``source`` names it in errors."""
     data, src = _read_yaml(text, source)
+    return plan_from_data(data, src, source=source)
+
+
+def plan_from_data(data: Any, lines: LineMap | None = None, *, source: str = "<string>") -> Plan:
+    """A :class:`Plan` from the parsed mapping of a plan (a plan file's content, or a plan written inside
+    another file, such as a study's arm); ``lines`` (from :func:`~ketasim.formats.yamlio.read_yaml`) gives the
+    line of each field in errors."""
+    src = lines if lines is not None else LineMap(source, root="<plan>")
+    if not isinstance(data, dict):
+        raise src.error((), data, "a mapping of keys (name, start_date, patient, doses, ...)")
     spec: PlanSpec = _validate(PlanSpec, data, (), src)
     start, _ = _parse_date(spec.start_date, ("start_date",), src)
     p = spec.patient
@@ -746,7 +692,7 @@ def parse_plan(text: str, source: str = "<string>") -> Plan:
 
     events = []
     for i, ev in enumerate(p.life_events):
-        path: Path_ = ("patient", "life_events", i)
+        path: FieldPath = ("patient", "life_events", i)
         if (ev.date is None) == (ev.day is None):
             raise src.error(path, "date and day" if ev.date is not None else "neither",
                             "exactly one of date: YYYY-MM-DD or day: N (negative before start_date)")
@@ -798,42 +744,38 @@ def parse_plan(text: str, source: str = "<string>") -> Plan:
         else:
             raise src.error((*path, "kind"), kind, "one of 'antidepressant', 'ect', 'tms'")
 
-    plan = Plan(
-        name=spec.name or (Path(source).stem if source != "<string>" else "plan"),
-        patient=patient,
-        doses=tuple(doses),
-        therapy_days=tuple(therapy),
-        lifestyle=tuple(lifestyle),
-        treatments=tuple(treatments),
-        horizon_days=float(res.horizon_end),
-        start_date=start,
-        pk_models=_check_pk_model(spec, doses, src),
-        allow_off_label=spec.allow_off_label,
-        description=spec.description.strip(),
-        source_file=source if source != "<string>" else None,
-    )
-    violations = check_plan(plan)
-    if violations:
+    try:
+        plan = Plan(
+            name=spec.name or (Path(source).stem if source != "<string>" else "plan"),
+            patient=patient,
+            doses=tuple(doses),
+            therapy_days=tuple(therapy),
+            lifestyle=tuple(lifestyle),
+            treatments=tuple(treatments),
+            horizon_days=float(res.horizon_end),
+            start_date=start,
+            pk_models={spec.drug: spec.pk_model} if spec.pk_model is not None else {},
+            allow_off_label=spec.allow_off_label,
+            description=spec.description.strip(),
+            source_file=source if source != "<string>" else None,
+        )
+    except LimitError as exc:
         def line_of(v: LimitViolation) -> int:
             if v.dose_index is not None:
                 return src.line(origins[v.dose_index].path) or 0
-            return src.line(_field_path(v.field)) or 0
+            return src.line(field_path(v.field)) or 0
 
-        _raise_violation(min(violations, key=lambda v: (not v.hard, line_of(v))), plan, origins, src)
+        _raise_violation(min(exc.violations, key=lambda v: (not v.hard, line_of(v))), doses, start, origins, src)
+    except PlanError as exc:  # the PK model: named, of this drug, offering the routes used
+        raise src.error(("pk_model",) if exc.field.startswith("pk_models") else field_path(exc.field), exc.value,
+                        exc.allowed) from None
     _check_compiles(plan, src)
     return plan
 
 
 def load_plan(path: str | Path) -> Plan:
     """Read and validate the plan file at ``path`` (errors name the file and the line)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlanError("plan file", str(p), "an existing YAML file (see ketasim/examples)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError("plan file", str(p), f"a readable UTF-8 text file ({exc.__class__.__name__})") from None
-    return parse_plan(text, source=str(p))
+    return parse_plan(read_text_file(path, what="plan file"), source=str(Path(path)))
 
 
 # ---------------------------------------------------------------------------------------------

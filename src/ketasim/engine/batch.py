@@ -50,6 +50,7 @@ import numpy as np
 from ketasim.dosing.plan import Patient, Plan
 from ketasim.dynamics import N_STATES, SA, SC, SE, SG, SM, SN, SS, STATES, SW_LOAD, rhs
 from ketasim.engine.compile import compile_plan, expand_doses, pk_model_name
+from ketasim.engine.integrate import MAX_STEPS_PER_HOUR, MAX_STEPS_PER_SEGMENT
 from ketasim.errors import PlanError
 from ketasim.exposure.models import MW_KETAMINE, MW_NORKETAMINE, get_model
 from ketasim.exposure.system import REFERENCE_WEIGHT_KG, build_system
@@ -75,7 +76,6 @@ BATCH_RTOL = 5e-5
 BATCH_ATOL = 5e-7
 #: Potency below which the drug is treated as gone for the rest of a drug-free segment (uM-eq).
 DRUG_NEGLIGIBLE = 1e-9
-MAX_STEPS_PER_SEGMENT = 100_000
 #: Above this k_G h the continuous extension of G switches from the Lawson polynomial (which must
 #: follow exp(k_G t) growth in the transformed variable) to the convolution of the stage forcings.
 LAWSON_DENSE_MAX = 1.0
@@ -232,7 +232,9 @@ def plan_template(plan: Plan, *, t_switch_h: float = 0.0, outcome_t_h: np.ndarra
     The segment arrays are read from ``compile_plan`` itself (run with a reference patient and
     parameter vectors that expose each term), so both engines share one reading of a plan.
     """
-    ref_patient = Patient(life_events=plan.patient.life_events, baseline_madrs=60.0, chronic_load=0.0)
+    # the plan's own weight: the template does not depend on it, and the plan's doses are valid for it
+    ref_patient = Patient(weight_kg=plan.patient.weight_kg, life_events=plan.patient.life_events,
+                          baseline_madrs=60.0, chronic_load=0.0)
     ref_plan = replace(plan, patient=ref_patient)
     p = default_vector()
     p[IDX["g_ect"]], p[IDX["g_tms"]] = 1.0, 0.0
@@ -652,6 +654,7 @@ def _one_patient(i, tid, m_arr, seg_off, seg_t_all, seg_flag_all, seg_life_all, 
         rhs(y, p, s, L, life, ad, d_trait, sw, k1)
         k1[SG] += kG * y[SG]  # Lawson form: g = f + k_G G (v-space at the step start)
         seg_steps = 0
+        step_budget = MAX_STEPS_PER_SEGMENT + MAX_STEPS_PER_HOUR * (t_end - t)
         while t < t_end:
             hh = min(h, t_end - t, h_max)
             if t_end - (t + hh) < 1e-9 * max(1.0, abs(t_end)):
@@ -717,7 +720,7 @@ def _one_patient(i, tid, m_arr, seg_off, seg_t_all, seg_flag_all, seg_life_all, 
                 err += (e / sc) ** 2
             err = math.sqrt(err / n)
             seg_steps += 1
-            if seg_steps > MAX_STEPS_PER_SEGMENT or not hh > 1e-12:
+            if seg_steps > step_budget or not hh > 1e-12:
                 counts[i, 0] = -1
                 return
             if err <= 1.0:

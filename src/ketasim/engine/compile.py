@@ -157,7 +157,7 @@ def compile_plan(plan: Plan, params: np.ndarray, *, pk_variability: PKVariabilit
     mids = 0.5 * (seg_t[:-1] + seg_t[1:])
 
     if pk is not None:
-        pk_doses = [d for d in doses if d.start_h < horizon_h]
+        pk_doses = [d for d in doses if d.start_h < horizon_h]  # a nasal dose's last devices may follow the end
         z, w = modal_schedule(pk, pk_doses, seg_t)
         lam = pk.lam
         row = potency_row(pk, params)
@@ -183,6 +183,7 @@ def compile_plan(plan: Plan, params: np.ndarray, *, pk_variability: PKVariabilit
     seg_ad = np.zeros(K)
     jump_S = np.zeros(K)
     jump_E = np.zeros(K)
+    # Every session lies in [0, horizon) (a Plan refuses others), so it starts a segment.
     for s in plan.therapy_days:
         jump_S[np.searchsorted(starts, s * HOURS_PER_DAY)] += 1.0
     ad_at_start = False
@@ -194,8 +195,7 @@ def compile_plan(plan: Plan, params: np.ndarray, *, pk_variability: PKVariabilit
         else:
             g = params[IDX["g_ect"]] if tr.kind == "ect" else params[IDX["g_tms"]]
             for s in tr.session_days:
-                if s * HOURS_PER_DAY < horizon_h:
-                    jump_E[np.searchsorted(starts, s * HOURS_PER_DAY)] += g
+                jump_E[np.searchsorted(starts, s * HOURS_PER_DAY)] += g
 
     ev = plan.patient.life_events
     ev_t = np.array([e.day * HOURS_PER_DAY for e in ev], dtype=float)

@@ -29,6 +29,9 @@ _B1, _B3, _B4, _B5, _B6 = 35 / 384, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84
 _E1, _E3, _E4, _E5, _E6, _E7 = (71 / 57600, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
 
 MAX_STEPS_PER_SEGMENT = 100_000
+#: Further steps a segment may take per hour of its length: a long drug-free gap (a history with two years
+#: between visits) gets a budget in proportion, so only a solver that is stuck fails, not a long segment.
+MAX_STEPS_PER_HOUR = 100
 
 
 @numba.njit(cache=True, inline="always")
@@ -53,7 +56,7 @@ def integrate_one(p, seg_t, lam, c0, c1, seg_life, seg_ad, jump_S, jump_E, chron
 
     ``switches`` apply from ``t_switch`` on (all mechanisms on before); ``t_switch`` must be a
     segment boundary. Returns the number of accepted steps, or -1 if a segment needed more
-    than ``MAX_STEPS_PER_SEGMENT`` steps.
+    than ``MAX_STEPS_PER_SEGMENT + MAX_STEPS_PER_HOUR x`` its length in hours steps.
     """
     n = N_STATES
     y = y0.copy()
@@ -92,6 +95,7 @@ def integrate_one(p, seg_t, lam, c0, c1, seg_life, seg_ad, jump_S, jump_E, chron
             continue
         _f(t, y, p, seg_t[k], c0k, c1k, lam, life, ad, chronic, ev_t, ev_amp, ev_tau, d_trait, sw, k1)
         seg_steps = 0
+        step_budget = MAX_STEPS_PER_SEGMENT + MAX_STEPS_PER_HOUR * (t_end - t)
         while t < t_end:
             target = t_end
             if io < n_out and out_t[io] < target:
@@ -132,7 +136,7 @@ def integrate_one(p, seg_t, lam, c0, c1, seg_life, seg_ad, jump_S, jump_E, chron
                 err += (e / sc) ** 2
             err = math.sqrt(err / n)
             seg_steps += 1
-            if seg_steps > MAX_STEPS_PER_SEGMENT:
+            if seg_steps > step_budget:
                 return -1
             if err <= 1.0:
                 t = t + hh

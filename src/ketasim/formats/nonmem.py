@@ -500,7 +500,7 @@ def _checked_plan(plan_kwargs: dict[str, Any], origins: list[Record], covariate_
                   default_line: int, src: _Rows) -> Plan:
     """The plan, through the project's one dose-limit validator (``ketasim.dosing.limits.check_plan``) and the
     model's domain check; every violation names the dataset line it comes from."""
-    from ketasim.dosing.limits import OFF_LABEL_HINT, check_plan
+    from ketasim.dosing.limits import OFF_LABEL_HINT, LimitError, check_plan
     from ketasim.engine.compile import compile_plan
     from ketasim.parameters import default_vector
 
@@ -527,9 +527,11 @@ def _checked_plan(plan_kwargs: dict[str, Any], origins: list[Record], covariate_
 
     try:
         plan = Plan(**plan_kwargs)
-    except PlanError as exc:  # Plan construction may itself apply the limits
+        violations = check_plan(plan)
+    except LimitError as exc:  # Plan construction applies the limits: every violation, hard first
+        violations = exc.violations
+    except PlanError as exc:
         raise src.error(line_of(exc.field), column(exc.field), exc.value, exc.allowed) from None
-    violations = check_plan(plan)
     if violations:
         v = min(violations, key=lambda v: (not v.hard, line_of(v.field) or 0))
         hint = "" if v.hard else f" ({OFF_LABEL_HINT.replace('allow_off_label: true', '--allow-off-label')})"

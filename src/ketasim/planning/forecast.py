@@ -32,6 +32,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from ketasim.dosing.plan import Dose
+from ketasim.errors import PlanError
 from ketasim.outcomes.relapse import SUSTAIN1_THRESHOLD
 from ketasim.planning.history import SCALE_NAMES, PatientHistory
 from ketasim.planning.particles import Particles, simulate_particles
@@ -208,8 +209,6 @@ def forecast(history: PatientHistory, posterior: IndividualPosterior | None = No
              bridge_days: int = BRIDGE_DAYS, seed: int = 0, scale: str | None = None) -> Forecast:
     """Posterior (if not given), then the two continuations described in the module docstring."""
     if not 0.0 < risk < 1.0:
-        from ketasim.errors import PlanError
-
         raise PlanError("risk", risk, "a probability between 0 and 1 (0.10 = 10%)")
     if posterior is None:
         posterior = fit_posterior(history, n_particles=n_particles, seed=seed)
@@ -367,17 +366,59 @@ def _to_madrs(e) -> float:
 def with_extra_maintenance(history: PatientHistory, every_days: float, *, dose_mg: float | None = None,
                            horizon_days: int = DEFAULT_HORIZON_DAYS,
                            first_day: float | None = None) -> tuple[Dose, ...]:
-    """Planned maintenance doses every ``every_days`` after today (same amount, route and drug as the last dose)."""
+    """Planned maintenance doses every ``every_days`` after today: the route and drug of the last dose, and its
+    amount unless ``dose_mg`` is given (``None``: the last dose's amount).
+
+    ``dose_mg`` goes through the one dose validator (:func:`ketasim.dosing.limits.check_dose`) for the
+    patient's weight; dose limits are lifted only by the history's ``allow_off_label``.
+    """
     past = history.doses(past=True)
     if not past:
         return ()
     last = past[-1]
+    if dose_mg is not None:
+        _check_planned_dose(last, dose_mg, history)
     start = first_day if first_day is not None else last.day + every_days
     while start < history.today_day:
         start += every_days
     out = []
     d = start
     while d < history.today_day + horizon_days:
-        out.append(replace(last, day=d, amount_mg=dose_mg or last.amount_mg, phase="maintenance"))
+        out.append(replace(last, day=d, amount_mg=last.amount_mg if dose_mg is None else float(dose_mg),
+                           phase="maintenance"))
         d += every_days
+    _check_planned_schedule(history, tuple(out), every_days)
     return tuple(out)
+
+
+def _check_planned_dose(last: Dose, dose_mg: float, history: PatientHistory) -> None:
+    """``dose_mg`` for the planned sessions, through :func:`~ketasim.dosing.limits.check_dose`."""
+    from ketasim.dosing.limits import OFF_LABEL_HINT_PYTHON, LimitError, check_dose
+
+    try:
+        candidate = replace(last, amount_mg=float(dose_mg), mg_per_kg=None)
+    except (TypeError, ValueError):
+        raise PlanError("dose_mg", dose_mg, "a dose in mg") from None
+    except LimitError as exc:
+        found = exc.violations
+    except PlanError as exc:
+        raise PlanError("dose_mg", dose_mg, exc.allowed) from None
+    else:
+        found = check_dose(candidate, weight_kg=history.weight_kg, allow_off_label=history.allow_off_label)
+    if found:
+        v = min(found, key=lambda v: not v.hard)
+        hint = "" if v.hard else f"; {OFF_LABEL_HINT_PYTHON}"
+        raise PlanError("dose_mg", dose_mg, f"{v.allowed} for this patient ({history.weight_kg:g} kg){hint}")
+
+
+def _check_planned_schedule(history: PatientHistory, planned: tuple[Dose, ...], every_days: float) -> None:
+    """The planned sessions with the history's doses must respect the frequency limits (one validator:
+    building the plan runs :func:`~ketasim.dosing.limits.check_plan`)."""
+    from ketasim.dosing.limits import OFF_LABEL_HINT_PYTHON, LimitError
+
+    try:
+        history.to_plan(extra_doses=planned)
+    except LimitError as exc:
+        v = exc.violations[0]
+        hint = "" if v.hard else f"; {OFF_LABEL_HINT_PYTHON}"
+        raise PlanError("every_days", every_days, f"planned sessions that respect {v.allowed}{hint}") from None

@@ -22,7 +22,14 @@ Optional columns: ``drug`` (racemic | esketamine; intranasal doses default to es
 
 Rows may come in any order; they are sorted by date. Every error names the file, the line (CSV:
 the line of the file; YAML: the line of the event) or the row index for Python objects, the
-field, the value received and what is allowed.
+field (the column), the value received and what is allowed.
+
+Files are UTF-8, with or without a byte-order mark (Excel's "CSV UTF-8"), read by
+:func:`ketasim.formats.yamlio.read_text_file` (CSV) and :func:`ketasim.formats.yamlio.read_yaml` (YAML).
+Doses must respect the published limits (:func:`ketasim.dosing.limits.check_dose` and the frequency rules
+of :func:`~ketasim.dosing.limits.check_plan`) unless ``allow_off_label``. Capacity: events within
+:data:`HISTORY_SPAN_DAYS` of the first (life events up to ten years before it), dates from 1900 to 2199,
+at most :data:`MAX_SCORES` scores, each event once.
 """
 
 from __future__ import annotations
@@ -37,8 +44,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from ketasim.dosing.limits import (
+    DATE_RANGE_TEXT,
+    EARLIEST_DATE,
+    EARLIEST_EVENT_DAY,
+    HORIZON_DAYS,
+    LATEST_DATE,
+    PATIENT_RANGES,
+    LimitError,
+    LimitViolation,
+    check_dose,
+)
 from ketasim.dosing.plan import DRUGS, ROUTES, Dose, LifeEvent, OtherTreatment, Patient, Plan
 from ketasim.errors import PlanError
+from ketasim.formats.yamlio import read_text_file, read_yaml
 
 Kind = Literal["dose", "score", "therapy", "life_event", "treatment"]
 KINDS: tuple[str, ...] = ("dose", "score", "therapy", "life_event", "treatment")
@@ -56,19 +75,19 @@ _SCALE_ALIASES: dict[str, str] = {
 SCALE_RANGES: dict[str, tuple[float, float]] = {"madrs": (0, 60), "phq9": (0, 27), "qids_sr16": (0, 27),
                                                 "hdrs17": (0, 52)}
 
-# Plausible single doses in mg/kg by route (racemic or esketamine), for a history of doses given.
-# Wider than the label ranges (ketasim.dosing limits), narrow enough to catch a typing error
-# such as 350 mg IV for 35 mg. Esketamine intranasal is checked in mg (Spravato 28-84 mg).
-PLAUSIBLE_MG_PER_KG: dict[str, tuple[float, float]] = {
-    "iv": (0.05, 2.0), "im": (0.05, 2.0), "oral": (0.1, 5.0), "sublingual": (0.1, 5.0), "intranasal": (0.1, 3.0),
-}
-PLAUSIBLE_INTRANASAL_ESKETAMINE_MG = (14.0, 112.0)
-PLAUSIBLE_IV_DURATION_MIN = (1.0, 240.0)
-PLAUSIBLE_WEIGHT_KG = (30.0, 250.0)
-PLAUSIBLE_AGE = (12.0, 110.0)
+WEIGHT_KG = PATIENT_RANGES["weight_kg"]
+AGE = PATIENT_RANGES["age"]
 LIFE_EVENT_AMPLITUDE = (0.0, 3.0)
 LIFE_EVENT_FADE_DAYS = (7.0, 730.0)
 DEFAULT_FADE_DAYS = 90.0
+MAX_FORECAST_DAYS = 730  # the longest forecast horizon (ketasim forecast --horizon)
+HISTORY_SPAN_DAYS = int(HORIZON_DAYS.high) - MAX_FORECAST_DAYS  # 8 years: a history and its forecast fit one plan
+MAX_SCORES = 5_000  # ten years of daily scores is 3,650
+MAX_FIELD_CHARS = 10_000  # one CSV field (a note)
+OFF_LABEL_HINT = "allow_off_label=True (or allow_off_label: true in a YAML history) lifts dose limits"
+# The column of a history that holds what a dose rule names.
+_COLUMN_OF = {"dose": "dose_mg", "devices": "dose_mg", "device_interval_minutes": "dose_mg",
+              "infusion_minutes": "duration_min", "route": "route", "date": "date", "time": "date"}
 DEFAULT_CLOCK = {"dose": dt.time(10, 0), "score": dt.time(9, 0), "therapy": dt.time(14, 0),
                  "life_event": dt.time(0, 0), "treatment": dt.time(9, 0)}
 
@@ -184,18 +203,8 @@ class PatientHistory:
     # --- to the simulator -------------------------------------------------------------
     def doses(self, *, past: bool | None = None) -> tuple[Dose, ...]:
         """Dose rows as :class:`~ketasim.dosing.plan.Dose` objects (days from ``start``)."""
-        out = []
-        for e in self.of_kind("dose", past=past):
-            assert e.dose_mg is not None and e.route is not None
-            phase = "induction" if self.day_of(e.when) < self.today_day else "maintenance"
-            dur = (e.duration_min if e.duration_min is not None else 40.0) if e.route == "iv" else 0.0
-            devices = 1
-            if e.route == "intranasal" and (e.drug or "esketamine") == "esketamine":
-                devices = max(1, int(round(e.dose_mg / 28.0)))
-            out.append(Dose(day=self.day_of(e.when), amount_mg=float(e.dose_mg), route=e.route,  # type: ignore[arg-type]
-                            drug=(e.drug or "racemic"), duration_min=float(dur), phase=phase,  # type: ignore[arg-type]
-                            devices=devices))
-        return tuple(out)
+        return tuple(_dose_of(e, self.day_of(e.when), "induction" if self.day_of(e.when) < self.today_day
+                              else "maintenance") for e in self.of_kind("dose", past=past))
 
     def therapy_days(self, *, past: bool | None = None) -> tuple[float, ...]:
         return tuple(self.day_of(e.when) for e in self.of_kind("therapy", past=past))
@@ -244,7 +253,9 @@ class PatientHistory:
         ``patient`` supplies the latent attributes (baseline MADRS, chronic load, life-event
         amplitudes) a history does not record; its weight is replaced by the recorded one.
         ``include_planned`` keeps the doses and sessions dated after ``today``; ``extra_doses``
-        and ``extra_therapy_days`` add candidate future treatment.
+        and ``extra_therapy_days`` add candidate future treatment. ``horizon_days`` (rounded up to whole
+        days) ends the plan: what the history holds at or after it is left out (:meth:`Plan.with_horizon`);
+        default: the day after the last event or ``today``.
         """
         if patient is None:
             patient = Patient(weight_kg=self.weight_kg, life_events=self.life_events(), age=self.age)
@@ -252,12 +263,14 @@ class PatientHistory:
         past = None if include_planned else True
         doses = tuple(sorted((*self.doses(past=past), *extra_doses), key=lambda d: d.day))
         therapy = tuple(sorted((*self.therapy_days(past=past), *extra_therapy_days)))
-        if horizon_days is None:
-            last = max([self.today_day, *(d.day + 1 for d in doses), *(t + 1 for t in therapy)])
-            horizon_days = float(math.ceil(last))
-        return Plan(name=self.name, patient=patient, doses=doses, therapy_days=therapy, treatments=self.treatments(),
-                    horizon_days=float(horizon_days), start_date=self.start_date, allow_off_label=self.allow_off_label,
-                    description=f"history of {self.name}", source_file=self.source_file)
+        treatments = self.treatments()
+        last = max([self.today_day, *(d.day + 1 for d in doses), *(t + 1 for t in therapy),
+                    *(s + 1 for t in treatments for s in t.session_days), *(e.day for e in patient.life_events)])
+        plan = Plan(name=self.name, patient=patient, doses=doses, therapy_days=therapy, treatments=treatments,
+                    horizon_days=float(math.ceil(last)), start_date=self.start_date,
+                    allow_off_label=self.allow_off_label, description=f"history of {self.name}",
+                    source_file=self.source_file)
+        return plan if horizon_days is None else plan.with_horizon(float(math.ceil(horizon_days)))
 
     # --- writing ------------------------------------------------------------------------
     def to_records(self) -> list[dict[str, Any]]:
@@ -326,38 +339,159 @@ def validate_history(h: PatientHistory) -> PatientHistory:
     Raises :class:`PlanError` naming the file, line (or row index), field, value and what is allowed.
     """
     f = h.source_file
-    if not isinstance(h.weight_kg, (int, float)) or math.isnan(h.weight_kg) or not (
-            PLAUSIBLE_WEIGHT_KG[0] <= h.weight_kg <= PLAUSIBLE_WEIGHT_KG[1]):
-        lo, hi = PLAUSIBLE_WEIGHT_KG
-        raise PlanError("weight_kg", h.weight_kg, f"a weight of {lo:g}-{hi:g} kg", file=f)
-    if h.age is not None and not (PLAUSIBLE_AGE[0] <= h.age <= PLAUSIBLE_AGE[1]):
-        raise PlanError("age", h.age, f"an age of {PLAUSIBLE_AGE[0]:g}-{PLAUSIBLE_AGE[1]:g} years (or empty)", file=f)
-    if not h.events:
+    if isinstance(h.weight_kg, bool) or not isinstance(h.weight_kg, (int, float)) or not (
+            math.isfinite(h.weight_kg) and WEIGHT_KG.contains(h.weight_kg)):
+        raise PlanError("weight_kg", h.weight_kg, f"a weight of {WEIGHT_KG.text()}", file=f)
+    if h.age is not None and (isinstance(h.age, bool) or not isinstance(h.age, (int, float))
+                              or not (math.isfinite(h.age) and AGE.contains(h.age))):
+        raise PlanError("age", h.age, f"an age of {AGE.text()} (or empty)", file=f)
+    if not isinstance(h.events, (tuple, list)) or not h.events:
         raise PlanError("events", "none", "at least one score and one dose", file=f)
     for i, e in enumerate(h.events):
+        if not isinstance(e, HistoryEvent):
+            raise PlanError(f"events[{i}]", e, "a HistoryEvent", file=f)
         _validate_event(e, i, h.weight_kg, f, h.allow_off_label)
+    _check_once(h.events, f)
     events = tuple(sorted(h.events, key=lambda e: e.when))
     scores = [e for e in events if e.kind == "score"]
     if not scores:
         raise PlanError("kind", "no score rows", "at least one score (the patient's own data)", file=f)
+    if len(scores) > MAX_SCORES:
+        raise PlanError("kind", f"{len(scores):,} score rows", f"at most {MAX_SCORES:,} scores", file=f)
+    _check_span(h.events, f)
     doses = [e for e in events if e.kind == "dose"]
     drugs = {e.drug for e in doses}
     if len(drugs) > 1:
         raise PlanError("drug", ", ".join(sorted(str(d) for d in drugs)),
                         "one drug per history (racemic or esketamine)", file=f)
     today = h.today or max(e.when for e in scores).date()
+    first = min(e.when for e in events if e.kind != "life_event").date()
+    if isinstance(today, dt.datetime) or not isinstance(today, dt.date):
+        raise PlanError("today", today, "a date (datetime.date)", file=f)
     if today < events[0].when.date():
         raise PlanError("today", today.isoformat(), f"a date on or after the first event ({events[0].when.date()})",
                         file=f)
+    if (today - first).days > HISTORY_SPAN_DAYS:
+        raise PlanError("today", today.isoformat(), f"a date within {HISTORY_SPAN_DAYS} days of the first event "
+                        f"({first.isoformat()})", file=f)
     if not any(e.when.date() <= today for e in scores):
         raise PlanError("today", today.isoformat(), "a date on or after the first score", file=f)
-    return replace(h, events=events, today=today, _validated=True)
+    checked = replace(h, events=events, today=today, _validated=True)
+    _check_dose_rules(checked)
+    return checked
+
+
+def _row(e: HistoryEvent, i: int) -> str:
+    """How an error names another row: its line in the file, or its index."""
+    return f"line {e.line}" if e.line is not None else f"events[{i}]"
+
+
+# Two rows of one kind with these fields equal describe the same event (a duplicate would count twice).
+_SAME_EVENT = {"score": ("when", "scale"), "dose": ("when",), "therapy": ("when",), "life_event": ("when", "note"),
+               "treatment": ("when", "treatment")}
+
+
+def _check_once(events: Sequence[HistoryEvent], f: str | None) -> None:
+    """Each event once: a second row with the same kind, date-time (and scale, label or treatment) is refused,
+    naming both rows."""
+    seen: dict[tuple, tuple[HistoryEvent, int]] = {}
+    for i, e in enumerate(events):
+        key = (e.kind, *(getattr(e, k) for k in _SAME_EVENT[e.kind]))
+        if key in seen:
+            other, j = seen[key]
+            what = {"score": f"{SCALE_NAMES.get(e.scale or '', e.scale)} score", "dose": "dose"}.get(e.kind, e.kind)
+            raise PlanError(_field(e, i, "date"), e.when.strftime("%Y-%m-%d %H:%M"),
+                            f"one {what} row per date and time ({_row(other, j)} has the same; a duplicate row "
+                            "would count twice)", file=f, **_where(e, i))
+        seen[key] = (e, i)
+
+
+def _check_span(events: Sequence[HistoryEvent], f: str | None) -> None:
+    """Dates within the capacity: years 1900-2199, treatment and scores within :data:`HISTORY_SPAN_DAYS` of the
+    first of them, life events from ten years before it."""
+    for i, e in enumerate(events):
+        if not EARLIEST_DATE <= e.when.date() <= LATEST_DATE:
+            raise PlanError(_field(e, i, "date"), e.when.strftime("%Y-%m-%d"), DATE_RANGE_TEXT, file=f,
+                            **_where(e, i))
+    first = min(e.when for e in events if e.kind != "life_event")
+    earliest = first + dt.timedelta(days=EARLIEST_EVENT_DAY)
+    latest = first + dt.timedelta(days=HISTORY_SPAN_DAYS)
+    for i, e in enumerate(events):
+        low = earliest if e.kind == "life_event" else first
+        if not low <= e.when <= latest:
+            raise PlanError(_field(e, i, "date"), e.when.strftime("%Y-%m-%d"),
+                            f"a date from {low.date().isoformat()} to {latest.date().isoformat()}: a history spans "
+                            f"at most {HISTORY_SPAN_DAYS} days ({HISTORY_SPAN_DAYS // 365} years) from its first "
+                            f"score or treatment ({first.date().isoformat()})"
+                            + (", life events up to ten years before it" if e.kind == "life_event" else ""),
+                            file=f, **_where(e, i))
+
+
+def _dose_of(e: HistoryEvent, day: float, phase: str) -> Dose:
+    """The dose row ``e`` as a :class:`Dose` on plan day ``day`` (esketamine sprays: one 28 mg device each)."""
+    assert e.dose_mg is not None and e.route is not None
+    dur = (e.duration_min if e.duration_min is not None else 40.0) if e.route == "iv" else 0.0
+    devices = 1
+    if e.route == "intranasal" and (e.drug or "esketamine") == "esketamine":
+        devices = max(1, int(round(e.dose_mg / 28.0)))
+    return Dose(day=day, amount_mg=float(e.dose_mg), route=e.route, drug=(e.drug or "racemic"),  # type: ignore[arg-type]
+                duration_min=float(dur), phase=phase, devices=devices)  # type: ignore[arg-type]
+
+
+def _violation_error(v: LimitViolation, e: HistoryEvent | None, i: int, weight: float, f: str | None,
+                     related: tuple[HistoryEvent, int] | None = None) -> PlanError:
+    """A dose rule broken by row ``e`` (None: by the history as a whole), in the history's columns."""
+    allowed = v.allowed if v.hard else f"{v.allowed}; {OFF_LABEL_HINT}"
+    if e is None:
+        if v.field == "other_treatments":
+            return PlanError("treatment", "no antidepressant row", f"{allowed} (a treatment row 'antidepressant')",
+                             file=f)
+        return PlanError(v.field.removeprefix("patient."), v.value, allowed, file=f)
+    column = _COLUMN_OF.get(v.key or "dose", "dose_mg")
+    value: Any = getattr(e, column, None) if column != "date" else e.when.strftime("%Y-%m-%d %H:%M")
+    if column == "dose_mg" and e.dose_mg is not None:
+        allowed = f"{allowed} ({e.dose_mg:g} mg is {e.dose_mg / weight:.3g} mg/kg for {weight:g} kg)"
+    if related is not None:
+        allowed = f"{allowed.split(' (doses[')[0]} ({_row(*related)} gives the dose before it)"
+    return PlanError(_field(e, i, column), value, allowed, file=f, **_where(e, i))
+
+
+def _check_dose_rules(h: PatientHistory) -> None:
+    """The rules that need all the doses (overlaps, per day and per 7 days, esketamine with an antidepressant),
+    through the one validator: the history's plan is built, and its first violation named by row."""
+    index = {id(e): i for i, e in enumerate(h.events)}
+    rows = list(h.of_kind("dose"))
+    try:
+        h.to_plan()
+    except LimitError as exc:
+        def order(v: LimitViolation) -> tuple[bool, float]:
+            return (not v.hard, h.day_of(rows[v.dose_index].when) if v.dose_index is not None else -1.0)
+
+        v = min(exc.violations, key=order)
+        e = rows[v.dose_index] if v.dose_index is not None else None
+        related = None
+        if v.related_index is not None:
+            r = rows[v.related_index]
+            related = (r, index[id(r)])
+        raise _violation_error(v, e, index[id(e)] if e is not None else 0, h.weight_kg, h.source_file,
+                               related) from None
+
+
+def _finite_or_none(e: HistoryEvent, i: int, name: str, f: str | None) -> None:
+    x = getattr(e, name)
+    if x is not None and (isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x)):
+        raise PlanError(_field(e, i, name), x, "a finite number (or empty)", file=f, **_where(e, i))
 
 
 def _validate_event(e: HistoryEvent, i: int, weight: float, f: str | None, off_label: bool) -> None:
     w = _where(e, i)
+    if not isinstance(e.when, dt.datetime) or e.when.tzinfo is not None:
+        raise PlanError(_field(e, i, "date"), e.when, "a date-time (datetime.datetime) in local time, without a "
+                        "time zone", file=f, **w)
     if e.kind not in KINDS:
         raise PlanError(_field(e, i, "kind"), e.kind, " | ".join(KINDS), file=f, **w)
+    for name in ("value", "dose_mg", "duration_min", "fade_days"):
+        _finite_or_none(e, i, name, f)
     if e.kind == "score":
         if e.scale is None or e.scale not in SCALE_RANGES:
             raise PlanError(_field(e, i, "scale"), e.scale, "PHQ-9, MADRS, QIDS-SR16 or HDRS-17", file=f, **w)
@@ -372,25 +506,14 @@ def _validate_event(e: HistoryEvent, i: int, weight: float, f: str | None, off_l
             raise PlanError(_field(e, i, "drug"), e.drug, " | ".join(DRUGS), file=f, **w)
         if e.dose_mg is None or not e.dose_mg > 0:
             raise PlanError(_field(e, i, "dose_mg"), e.dose_mg, "a positive dose in mg", file=f, **w)
-        if e.route == "intranasal" and e.drug == "esketamine":
-            lo, hi = PLAUSIBLE_INTRANASAL_ESKETAMINE_MG
-            if not (lo <= e.dose_mg <= hi) and not off_label:
-                raise PlanError(_field(e, i, "dose_mg"), e.dose_mg,
-                                f"intranasal esketamine {lo:g}-{hi:g} mg per session", file=f, **w)
-        else:
-            lo, hi = PLAUSIBLE_MG_PER_KG[e.route]
-            mgkg = e.dose_mg / weight
-            if not (lo <= mgkg <= hi) and not off_label:
-                raise PlanError(_field(e, i, "dose_mg"), e.dose_mg,
-                                f"{e.route} doses of {lo:g}-{hi:g} mg/kg, i.e. {lo * weight:.0f}-{hi * weight:.0f} mg "
-                                f"for {weight:g} kg (this is {mgkg:.2f} mg/kg)", file=f, **w)
-        if e.route == "iv" and e.duration_min is not None:
-            lo, hi = PLAUSIBLE_IV_DURATION_MIN
-            if not (lo <= e.duration_min <= hi):
-                raise PlanError(_field(e, i, "duration_min"), e.duration_min,
-                                f"an IV infusion of {lo:g}-{hi:g} min", file=f, **w)
         if e.duration_min is not None and e.duration_min < 0:
             raise PlanError(_field(e, i, "duration_min"), e.duration_min, "0 or more minutes", file=f, **w)
+        try:
+            found = check_dose(_dose_of(e, 0.0, "induction"), weight_kg=weight, allow_off_label=off_label)
+        except LimitError as exc:
+            found = exc.violations
+        if found:
+            raise _violation_error(min(found, key=lambda v: not v.hard), e, i, weight, f)
     elif e.kind == "life_event":
         if e.value is not None and not (LIFE_EVENT_AMPLITUDE[0] <= e.value <= LIFE_EVENT_AMPLITUDE[1]):
             raise PlanError(_field(e, i, "value"), e.value,
@@ -429,6 +552,8 @@ def _parse_date(text: Any, kind: str, field_name: str, f: str | None, line: int 
 def _number(raw: Any, field_name: str, f: str | None, line: int | None) -> float | None:
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
+    if isinstance(raw, bool):
+        raise PlanError(field_name, raw, "a number (or empty)", file=f, line=line)
     try:
         x = float(raw)
     except (TypeError, ValueError):
@@ -534,86 +659,142 @@ def history_from_records(records: Sequence[Mapping[str, Any]], *, weight_kg: flo
                           allow_off_label=allow_off_label)
 
 
+def _csv_rows(text: str, file: str) -> tuple[list[str], list[dict[str, str]], list[int], int]:
+    """(header, records, line of each record, line of the header) of a CSV event log.
+
+    Comment lines (``# ...``) and blank lines are skipped; a field may not span lines (an unclosed quote
+    would swallow the rows after it), a column may not be given twice, a field holds at most
+    :data:`MAX_FIELD_CHARS` characters.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    header_line = 0
+    records: list[dict[str, str]] = []
+    lines: list[int] = []
+    end = 0
+    while True:
+        first = end + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise _csv_error(exc, text, first, header, file) from None
+        end = reader.line_num
+        if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
+            continue
+        for j, cell in enumerate(row):
+            column = header[j] if header is not None and j < len(header) else f"column {j + 1}"
+            if "\n" in cell or "\r" in cell:
+                raise PlanError(column, cell[:40] + ("..." if len(cell) > 40 else ""),
+                                "a field on one line (is a quote \" opened here and never closed?)", file=file,
+                                line=first)
+            if len(cell) > MAX_FIELD_CHARS:
+                raise PlanError(column, f"{len(cell):,} characters", f"at most {MAX_FIELD_CHARS:,} characters",
+                                file=file, line=first)
+        if header is None:
+            header, header_line = [h.strip().lower() for h in row], first
+            _check_header(header, row, file, first)
+            continue
+        if len(row) > len(header):
+            raise PlanError("row", ",".join(row)[:80], f"at most {len(header)} comma-separated fields (the header's)",
+                            file=file, line=first)
+        records.append(dict(zip(header, row, strict=False)))
+        lines.append(first)
+    if header is None:
+        raise PlanError("header", "empty file", f"a header row with the columns {', '.join(COLUMNS)}", file=file)
+    return header, records, lines, header_line
+
+
+def _csv_error(exc: csv.Error, text: str, line: int, header: list[str] | None, file: str) -> PlanError:
+    """The CSV reader's error as the row (line) and the column at fault: a quote never closed, or a field
+    too long to read."""
+    lines = text.splitlines()
+    cells = lines[line - 1].split(",") if line - 1 < len(lines) else []
+
+    def column(j: int | None) -> str:
+        if j is None:
+            return "row"
+        return header[j] if header is not None and j < len(header) else f"column {j + 1}"
+
+    if "field larger than field limit" in str(exc):
+        j = next((k for k, c in enumerate(cells) if len(c) > MAX_FIELD_CHARS), None)
+        return PlanError(column(j), "a field of more than 131,072 characters",
+                         f"at most {MAX_FIELD_CHARS:,} characters a field", file=file, line=line)
+    j = next((k for k, c in enumerate(cells) if c.lstrip().startswith('"') and c.count('"') % 2 == 1), None)
+    return PlanError(column(j), 'a quote " that is never closed' if "end of data" in str(exc) else str(exc),
+                     "comma-separated fields with quotes in pairs", file=file, line=line)
+
+
+def _check_header(header: list[str], row: list[str], file: str, line: int) -> None:
+    known = (*COLUMNS, *OPTIONAL_COLUMNS)
+    if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
+        raise PlanError("header", row[0][:80], f"comma-separated columns ({', '.join(COLUMNS)}): this file uses "
+                        "semicolons or tabs; save it as CSV with commas", file=file, line=line)
+    for required in ("date", "kind"):
+        if required not in header:
+            raise PlanError("header", ",".join(row)[:120], f"the columns {', '.join(COLUMNS)} (missing {required!r})",
+                            file=file, line=line)
+    for j, h in enumerate(header):
+        if h not in known:
+            raise PlanError("header", h, f"one of {', '.join(known)}", file=file, line=line)
+        if h in header[:j]:
+            raise PlanError("header", h, f"each column once (column {header.index(h) + 1} is also {h!r})",
+                            file=file, line=line)
+
+
 def read_history_csv(path: str | Path, *, today: dt.date | str | None = None, name: str | None = None,
                      allow_off_label: bool = False) -> PatientHistory:
     """Read a CSV event log (header row with at least the columns ``date, kind``; see the module docstring)."""
     p = Path(path)
-    if not p.exists():
-        raise PlanError("history file", str(p), "an existing CSV or YAML file")
-    text = p.read_text()
-    lines = [ln for ln in text.splitlines()]
-    # Skip comment lines ('# ...') but keep the line numbers of the file.
-    kept = [(n + 1, ln) for n, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith("#")]
-    if not kept:
-        raise PlanError("header", "empty file", f"a header row with the columns {', '.join(COLUMNS)}", file=p.name)
-    reader = csv.reader([ln for _, ln in kept])
-    rows = list(reader)
-    header = [h.strip().lower() for h in rows[0]]
-    for required in ("date", "kind"):
-        if required not in header:
-            raise PlanError("header", ",".join(rows[0]), f"the columns {', '.join(COLUMNS)} (missing {required!r})",
-                            file=p.name, line=kept[0][0])
-    unknown = [h for h in header if h not in COLUMNS and h not in OPTIONAL_COLUMNS]
-    if unknown:
-        raise PlanError("header", unknown[0], f"one of {', '.join((*COLUMNS, *OPTIONAL_COLUMNS))}",
-                        file=p.name, line=kept[0][0])
-    records, line_numbers = [], []
-    for (lineno, _), row in zip(kept[1:], rows[1:], strict=True):
-        if len(row) > len(header):
-            raise PlanError("row", ",".join(row), f"at most {len(header)} comma-separated fields (the header's)",
-                            file=p.name, line=lineno)
-        records.append(dict(zip(header, row, strict=False)))
-        line_numbers.append(lineno)
-    return history_from_records(records, name=name or p.stem, today=today, file=p.name, lines=line_numbers,
+    text = read_text_file(p, what="history file", name=p.name)
+    _, records, lines, _ = _csv_rows(text, p.name)
+    return history_from_records(records, name=name or p.stem, today=today, file=p.name, lines=lines,
                                 allow_off_label=allow_off_label)
+
+
+_YAML_KEYS = ("name", "patient", "today", "events", "allow_off_label")
+_YAML_PATIENT_KEYS = ("weight_kg", "age")
 
 
 def read_history_yaml(path: str | Path, *, today: dt.date | str | None = None, name: str | None = None,
                       allow_off_label: bool = False) -> PatientHistory:
-    """Read the YAML form: ``patient: {weight_kg, age}``, optional ``today`` and ``name``, and ``events: [...]``."""
-    import yaml
-
+    """Read the YAML form: ``patient: {weight_kg, age}``, optional ``today``, ``name`` and ``allow_off_label``,
+    and ``events: [...]`` (each event a mapping of the CSV columns)."""
     p = Path(path)
-    if not p.exists():
-        raise PlanError("history file", str(p), "an existing CSV or YAML file")
-    text = p.read_text()
-    try:
-        doc = yaml.safe_load(text)
-        node = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise PlanError("yaml", str(getattr(exc, "problem", exc)), "valid YAML", file=p.name,
-                        line=mark.line + 1 if mark else None) from None
+    doc, lm = read_yaml(read_text_file(p, what="history file", name=p.name), file=p.name)
+    lm.root = "<history>"
     if not isinstance(doc, dict) or not isinstance(doc.get("events"), list):
-        raise PlanError("events", type(doc.get("events") if isinstance(doc, dict) else doc).__name__,
-                        "a list of events under the key 'events'", file=p.name)
-    lines = _yaml_event_lines(node)
+        found = doc.get("events") if isinstance(doc, dict) else doc
+        raise lm.error(("events",), type(found).__name__, "a list of events under the key 'events'")
+    for key in doc:
+        if key not in _YAML_KEYS:
+            raise lm.error((key,), key, f"one of {', '.join(_YAML_KEYS)}")
     patient = doc.get("patient") or {}
     if not isinstance(patient, dict):
-        raise PlanError("patient", patient, "a mapping with weight_kg and age", file=p.name)
+        raise lm.error(("patient",), patient, "a mapping with weight_kg and age")
+    for key in patient:
+        if key not in _YAML_PATIENT_KEYS:
+            raise lm.error(("patient", key), key, f"one of {', '.join(_YAML_PATIENT_KEYS)}")
+    known = (*COLUMNS, *OPTIONAL_COLUMNS)
     for i, ev in enumerate(doc["events"]):
         if not isinstance(ev, dict):
-            raise PlanError(f"events[{i}]", ev, "a mapping of column: value", file=p.name,
-                            line=lines[i] if i < len(lines) else None)
-    w = _number(patient.get("weight_kg"), "patient.weight_kg", p.name, None)
-    a = _number(patient.get("age"), "patient.age", p.name, None)
+            raise lm.error(("events", i), ev, "a mapping of column: value")
+        for key in ev:
+            if key not in known:
+                raise lm.error(("events", i, key), key, f"one of {', '.join(known)}")
+    for key in ("name", "today"):
+        if doc.get(key) is not None and not isinstance(doc[key], str):
+            raise lm.error((key,), doc[key], "text" if key == "name" else "an ISO date (2025-03-01)")
+    if not isinstance(doc.get("allow_off_label", False), bool):
+        raise lm.error(("allow_off_label",), doc["allow_off_label"], "true or false")
+    w = _number(patient.get("weight_kg"), "patient.weight_kg", p.name, lm.line(("patient", "weight_kg")))
+    a = _number(patient.get("age"), "patient.age", p.name, lm.line(("patient", "age")))
     t = today if today is not None else doc.get("today")
-    if isinstance(t, dt.date):
-        t = t.isoformat()
+    lines = [lm.lines[("events", i)] for i in range(len(doc["events"]))]
     return history_from_records(doc["events"], weight_kg=w, age=a, name=name or str(doc.get("name") or p.stem),
-                                today=t, file=p.name, lines=lines if len(lines) == len(doc["events"]) else None,
+                                today=t, file=p.name, lines=lines,
                                 allow_off_label=allow_off_label or bool(doc.get("allow_off_label", False)))
-
-
-def _yaml_event_lines(node: Any) -> list[int]:
-    """1-based line of each item of the top-level ``events`` sequence."""
-    try:
-        for key, value in node.value:
-            if key.value == "events":
-                return [item.start_mark.line + 1 for item in value.value]
-    except (AttributeError, TypeError):
-        pass
-    return []
 
 
 def read_history(path: str | Path, *, today: dt.date | str | None = None, name: str | None = None,

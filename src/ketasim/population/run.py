@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ketasim.dosing.plan import Patient, Plan
+from ketasim.dosing.plan import Plan
 from ketasim.engine.batch import (
     BATCH_ATOL,
     BATCH_RTOL,
@@ -58,10 +58,13 @@ _CACHE_MAX = 256
 
 
 def plan_key(plan: Plan) -> str:
-    """What makes two plans share a template: everything but the patient's own numbers and labels."""
-    stripped = replace(plan, patient=Patient(life_events=plan.patient.life_events), name="", description="",
-                       source_file=None)
-    return repr(stripped)
+    """What makes two plans share a template: everything but the patient's own numbers and labels (a dose per
+    kg is keyed by its mg/kg, not by the amount for this patient)."""
+    doses = tuple((d.mg_per_kg, None) if d.mg_per_kg is not None else (None, d.amount_mg) for d in plan.doses)
+    doses = tuple((*amount, d.day, d.route, d.drug, d.duration_min, d.phase, d.devices, d.device_interval_min)
+                  for amount, d in zip(doses, plan.doses, strict=True))
+    return repr((doses, plan.therapy_days, plan.lifestyle, plan.treatments, plan.horizon_days, plan.start_date,
+                 sorted(plan.pk_models.items()), plan.allow_off_label, plan.patient.life_events))
 
 
 def _template(plan: Plan, t_switch_h: float) -> tuple[PlanTemplate, OutcomeVisits]:

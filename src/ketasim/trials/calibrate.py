@@ -495,34 +495,57 @@ def start_path() -> Path:
 
 
 START_SECTIONS = {"parameters": "value", "variability": "omega", "measurement": "value", "population": "value"}
+NOISE_SCALE_MAX = 5.0  # rater noise at most five times the published SEM
+
+
+def _start_bounds() -> dict[str, dict[str, tuple[float, float]]]:
+    """The allowed names of each start section and the range of each value: the parameters' own bounds."""
+    from ketasim.trials.measurement import MEASUREMENT_PARAMETERS
+
+    params = {p.name: p.bounds or (0.0, math.inf) for p in RESPONSE_PARAMETERS}
+    measurement = {p.name: p.bounds or (0.0, math.inf) for p in MEASUREMENT_PARAMETERS}
+    measurement = {name: measurement.get(name, (0.0, NOISE_SCALE_MAX)) for name in MEASUREMENT_FIELDS}
+    return {"parameters": params, "variability": {name: (0.0, OMEGA_MAX) for name in uncalibrated_spreads()},
+            "measurement": measurement, "population": {"chronic_load": TRIAL_CHRONIC_LOAD.bounds or (0.0, 3.0)}}
 
 
 def load_start(path: str | Path) -> dict:
     """A start record: the sections of a calibration record (``parameters``, ``variability``, ``measurement``,
     ``population``), each ``{name: {"value" or "omega": number}}``; any calibration JSON qualifies.
 
-    Raises :class:`~ketasim.errors.PlanError` naming the file, the field, the value and what is allowed.
+    Read by :func:`ketasim.formats.yamlio.read_yaml` (JSON is read as YAML: duplicate keys, control
+    characters and other encodings than UTF-8 are refused). Every value is a finite number within the
+    bounds of its parameter. Raises :class:`~ketasim.errors.PlanError` naming the file, the line, the field,
+    the value and what is allowed.
     """
+    from ketasim.formats.yamlio import read_text_file, read_yaml
+
     p = Path(path)
     try:
-        record = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise PlanError("--start", str(p), "an existing calibration JSON file", file=str(p)) from None
-    except json.JSONDecodeError as exc:
-        raise PlanError("--start", f"invalid JSON ({exc.msg})", "a calibration JSON file", file=str(p),
-                        line=exc.lineno) from None
+        record, lines = read_yaml(read_text_file(p, what="--start"), file=str(p))
+    except PlanError as exc:
+        if not exc.field.startswith("<yaml"):
+            raise
+        raise PlanError("--start", f"invalid JSON ({exc.value})", f"a calibration JSON file: {exc.allowed}",
+                        file=str(p), line=exc.line) from None
+    lines.root = "<start record>"
     if not isinstance(record, dict):
-        raise PlanError("start record", type(record).__name__, "a JSON object", file=str(p))
-    known = {"parameters": set(IDX), "variability": None, "measurement": set(MEASUREMENT_FIELDS),
-             "population": {"chronic_load"}}
+        raise lines.error((), type(record).__name__, "a JSON object with the sections " + ", ".join(START_SECTIONS))
+    bounds = _start_bounds()
     for section, key in START_SECTIONS.items():
-        for name, entry in record.get(section, {}).items():
-            field = f"{section}.{name}"
-            if known[section] is not None and name not in known[section]:
-                raise PlanError(field, name, ", ".join(sorted(known[section])), file=str(p))
+        entries = record.get(section, {})
+        if not isinstance(entries, dict):
+            raise lines.error((section,), type(entries).__name__, "an object of name: {" + f'"{key}": number' + "}")
+        for name, entry in entries.items():
+            if name not in bounds[section]:
+                raise lines.error((section, name), name, ", ".join(sorted(bounds[section])))
             value = entry.get(key) if isinstance(entry, dict) else None
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise PlanError(f"{field}.{key}", value, "a finite number >= 0", file=str(p))
+            lo, hi = bounds[section][name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    math.isfinite(value) and lo <= value <= hi):
+                where = (section, name, key) if isinstance(entry, dict) else (section, name)
+                raise lines.error(where, value if isinstance(entry, dict) else entry,
+                                  f"a finite number from {lo:g} to {hi:g} (an object {{\"{key}\": number}})")
     return record
 
 

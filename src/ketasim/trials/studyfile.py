@@ -26,17 +26,23 @@ A study file (``ketasim trials --study FILE.yaml``)::
 Days count from the plan's ``start_date`` (day 0; 0.375 is 09:00). Outcome kinds, ``among`` and the
 relapse definitions are those of :class:`~ketasim.trials.studies.OutcomeSpec`. Every mistake is a
 :class:`~ketasim.errors.PlanError` naming the file, the line, the field, the value and what is allowed.
+
+The file is read by :func:`ketasim.formats.yamlio.read_yaml`. Every number is finite and bounded
+(:data:`CAPACITY`, :data:`MAX_DAY`, the scales' ranges, the covariates' bounds): at most 1,000 visits (a
+series is counted before it is expanded), a baseline within 0-60 whose inclusion range holds at least 5%
+of the baseline distribution (so that enrolling a cohort takes a few draws, not an unbounded search).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ketasim.errors import KetasimError, PlanError
+from ketasim.formats.yamlio import LineMap, read_text_file, read_yaml
 from ketasim.trials.studies import (
     OUTCOME_KINDS,
     Arm,
@@ -52,10 +58,14 @@ from ketasim.trials.studies import (
 from ketasim.trials.targets import Target
 
 SCALE_NAMES = ("madrs", "hdrs17", "hdrs21", "phq9", "qids_sr16")
+SCALE_MAX = {"madrs": 60.0, "hdrs17": 52.0, "hdrs21": 64.0, "phq9": 27.0, "qids_sr16": 27.0}
+MAX_DAY = 3650.0  # visit days, follow-up and relapse times: the longest plan horizon
+CAPACITY = {"visits": 1_000, "arms": 10, "outcomes": 100, "targets": 100, "n_published": 1_000_000}
+MIN_INCLUSION_SHARE = 0.05  # of the baseline distribution within baseline_madrs_range
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class PopulationModel(_Spec):
@@ -150,53 +160,28 @@ class StudyModel(_Spec):
     notes: str = ""
 
 
-def _lines(node: yaml.Node, path: tuple, out: dict) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            p = (*path, k.value)
-            out[p] = k.start_mark.line + 1
-            _lines(v, p, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            p = (*path, i)
-            out[p] = item.start_mark.line + 1
-            _lines(item, p, out)
-
-
-def _field(path: tuple) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<study>"
-
-
-class _Where:
-    def __init__(self, file: str, lines: dict) -> None:
-        self.file = file
-        self.lines = lines
-
-    def error(self, path: tuple, value: Any, allowed: str) -> PlanError:
-        p = tuple(path)
-        line = None
-        while p:
-            if p in self.lines:
-                line = self.lines[p]
-                break
-            p = p[:-1]
-        return PlanError(_field(path), value, allowed, file=self.file, line=line)
-
-
-def _visits(spec: StudyModel, where: _Where) -> tuple[Visit, ...]:
+def _visits(spec: StudyModel, where: LineMap) -> tuple[Visit, ...]:
     out: list[Visit] = []
+    top = CAPACITY["visits"]
     for i, v in enumerate(spec.visits):
         if v.series is not None:
             if v.start is None or v.every is None or v.count is None or v.every <= 0 or v.count < 1:
                 raise where.error(("visits", i), v.series, "a series with start (day), every (days > 0) and count >= 1")
+            if len(out) + v.count > top:
+                raise where.error(("visits", i, "count"), v.count, f"at most {top:,} visits in a study "
+                                  f"({top - len(out):,} left for this series)")
+            last = v.start + (v.count - 1) * v.every
+            if not 0 <= v.start <= last <= MAX_DAY:
+                raise where.error(("visits", i), f"days {v.start:g} to {last:g}", f"visit days from 0 to {MAX_DAY:g}")
             out += [Visit(f"{v.series}{k + 1}", v.start + k * v.every) for k in range(v.count)]
         elif v.name is not None and v.day is not None:
+            if not 0 <= v.day <= MAX_DAY:
+                raise where.error(("visits", i, "day"), v.day, f"a day from 0 to {MAX_DAY:g}")
             out.append(Visit(v.name, v.day))
         else:
             raise where.error(("visits", i), "incomplete", "{name, day} or {series, start, every, count}")
+        if len(out) > top:
+            raise where.error(("visits", i), f"{len(out):,} visits", f"at most {top:,} visits in a study")
     names = [v.name for v in out]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
@@ -206,21 +191,99 @@ def _visits(spec: StudyModel, where: _Where) -> tuple[Visit, ...]:
     return tuple(sorted(out, key=lambda v: v.day))
 
 
-def _plan(arm: ArmModel, i: int, base_dir: Path, where: _Where):
-    from ketasim.dosing.planfile import load_plan, parse_plan
+def _plan(arm: ArmModel, i: int, base_dir: Path, where: LineMap):
+    from ketasim.dosing.planfile import load_plan, plan_from_data
 
     if isinstance(arm.plan, str):
         path = Path(arm.plan)
         if not path.is_absolute():
             path = base_dir / path
         return load_plan(path)
-    return parse_plan(yaml.safe_dump(arm.plan, sort_keys=False), source=f"{where.file} (arms[{i}].plan)")
+    prefix = ("arms", i, "plan")
+    lines = LineMap(where.file, {p[3:]: n for p, n in where.lines.items() if p[:3] == prefix}, root="<plan>")
+    return plan_from_data(arm.plan, lines, source=f"{where.file} (arms[{i}].plan)")
 
 
-def study_from_dict(data: Any, *, file: str = "<string>", lines: dict | None = None,
+def _bounds(spec: StudyModel, where: LineMap) -> None:
+    """Counts, days, thresholds and the baseline distribution within the documented capacity."""
+    for key in ("arms", "outcomes", "targets"):
+        n = len(getattr(spec, key))
+        if n > CAPACITY[key]:
+            raise where.error((key,), f"{n:,} {key}", f"at most {CAPACITY[key]:,} {key}")
+    if not 0 <= spec.n_published <= CAPACITY["n_published"]:
+        raise where.error(("n_published",), spec.n_published, f"0 to {CAPACITY['n_published']:,} patients")
+    top = SCALE_MAX[spec.scale]
+    for i, o in enumerate(spec.outcomes):
+        if o.threshold is not None and not 0 <= o.threshold <= top:
+            raise where.error(("outcomes", i, "threshold"), o.threshold, f"a {spec.scale} score from 0 to {top:g}")
+        if o.by_day is not None and not 0 < o.by_day <= MAX_DAY:
+            raise where.error(("outcomes", i, "by_day"), o.by_day, f"days from above 0 to {MAX_DAY:g}")
+        r = o.relapse
+        if r is not None:
+            if not 1 <= r.consecutive <= CAPACITY["visits"]:
+                raise where.error(("outcomes", i, "relapse", "consecutive"), r.consecutive,
+                                  f"1 to {CAPACITY['visits']:,} visits")
+            if not 0 <= r.threshold <= top:
+                raise where.error(("outcomes", i, "relapse", "threshold"), r.threshold,
+                                  f"a {spec.scale} score from 0 to {top:g}")
+            if not 0 <= r.gap_days[0] <= r.gap_days[1] <= MAX_DAY:
+                raise where.error(("outcomes", i, "relapse", "gap_days"), list(r.gap_days),
+                                  f"[low, high] days with 0 <= low <= high <= {MAX_DAY:g}")
+    fu = spec.follow_up
+    if fu is not None:
+        for key in ("start_day", "min_days", "max_days"):
+            if not 0 <= getattr(fu, key) <= MAX_DAY:
+                raise where.error(("follow_up", key), getattr(fu, key), f"days from 0 to {MAX_DAY:g}")
+    r = spec.randomisation
+    if r is not None:
+        if not 0 <= r.eligibility.threshold <= top:
+            raise where.error(("randomisation", "eligibility", "threshold"), r.eligibility.threshold,
+                              f"a {spec.scale} score from 0 to {top:g}")
+        if not 0 <= r.eligibility.min_count <= CAPACITY["visits"]:
+            raise where.error(("randomisation", "eligibility", "min_count"), r.eligibility.min_count,
+                              f"0 to {CAPACITY['visits']:,} visits")
+    _check_population(spec.population, where)
+
+
+def _check_population(p: PopulationModel, where: LineMap) -> None:
+    from scipy.stats import norm
+
+    from ketasim.dosing.limits import PATIENT_RANGES
+    from ketasim.population.variability import COVARIATES
+
+    if not 0 <= p.baseline_madrs_mean <= 60:
+        raise where.error(("population", "baseline_madrs_mean"), p.baseline_madrs_mean, "a MADRS mean of 0-60")
+    if not 0 < p.baseline_madrs_sd <= 30:
+        raise where.error(("population", "baseline_madrs_sd"), p.baseline_madrs_sd, "an SD above 0 and at most 30")
+    lo, hi = p.baseline_madrs_range
+    if not 0 <= lo < hi <= 60:
+        raise where.error(("population", "baseline_madrs_range"), [lo, hi], "[low, high] with 0 <= low < high <= 60")
+    m, sd = p.baseline_madrs_mean, p.baseline_madrs_sd
+    share = float(norm.cdf((hi - m) / sd) - norm.cdf((lo - m) / sd))
+    if not share >= MIN_INCLUSION_SHARE:
+        raise where.error(("population", "baseline_madrs_range"), [lo, hi],
+                          f"a range that holds at least {MIN_INCLUSION_SHARE:.0%} of the baseline distribution "
+                          f"(mean {m:g}, SD {sd:g}: it holds {share:.2%}); move the mean or widen the range")
+    bounds = {c.name: c.bounds or (-math.inf, math.inf) for c in COVARIATES}
+    # the virtual patients' weights and ages stay within the model's domain (a plan's patient)
+    for name, domain in (("weight", PATIENT_RANGES["weight_kg"]), ("age", PATIENT_RANGES["age"])):
+        for end in ("min", "max"):
+            lo, hi = bounds[f"{name}_{end}"]
+            bounds[f"{name}_{end}"] = (max(lo, domain.low), min(hi, domain.high))
+    for name, value in p.covariates.items():
+        if name not in bounds:
+            raise where.error(("population", "covariates", name), name, ", ".join(bounds))
+        b = bounds[name]
+        if not b[0] <= value <= b[1]:
+            raise where.error(("population", "covariates", name), value, f"{b[0]:g} to {b[1]:g}")
+
+
+def study_from_dict(data: Any, *, file: str = "<string>", lines: dict | LineMap | None = None,
                     base_dir: Path | None = None) -> tuple[Study, tuple[Target, ...]]:
-    """The study and its optional user targets from parsed YAML ``data``."""
-    where = _Where(file, lines or {})
+    """The study and its optional user targets from parsed YAML ``data`` (``lines``: the line of each field
+    path, as :func:`~ketasim.formats.yamlio.read_yaml` gives them)."""
+    where = lines if isinstance(lines, LineMap) else LineMap(file, dict(lines or {}))
+    where.root = "<study>"
     if not isinstance(data, dict):
         raise PlanError("<study>", type(data).__name__, "a YAML mapping with id, arms, visits and outcomes", file=file)
     try:
@@ -232,9 +295,12 @@ def study_from_dict(data: Any, *, file: str = "<string>", lines: dict | None = N
             raise where.error(loc, loc[-1], "a known key (see ketasim.trials.studyfile)") from None
         if e["type"] == "missing":
             raise where.error(loc, "(missing)", "a value: this key is required") from None
+        if e["type"] == "finite_number":
+            raise where.error(loc, e.get("input"), "a finite number (not NaN or infinity)") from None
         raise where.error(loc, e.get("input"), e["msg"]) from None
     if spec.scale not in SCALE_NAMES:
         raise where.error(("scale",), spec.scale, ", ".join(SCALE_NAMES))
+    _bounds(spec, where)
     visits = _visits(spec, where)
     visit_names = {v.name for v in visits}
     base_dir = base_dir or Path.cwd()
@@ -244,7 +310,7 @@ def study_from_dict(data: Any, *, file: str = "<string>", lines: dict | None = N
             plan = _plan(a, i, base_dir, where)
         except KetasimError as exc:
             raise PlanError(f"arms[{i}].plan", a.plan if isinstance(a.plan, str) else "(inline)",
-                            f"a valid plan: {exc}", file=file, line=where.lines.get(("arms", i, "plan"))) from None
+                            f"a valid plan: {exc}", file=file, line=where.line(("arms", i, "plan"))) from None
         arms.append(Arm(a.name, plan, a.description))
     if not arms:
         raise where.error(("arms",), "[]", "at least one arm")
@@ -300,16 +366,7 @@ def study_from_dict(data: Any, *, file: str = "<string>", lines: dict | None = N
     fu = FollowUp(**spec.follow_up.model_dump()) if spec.follow_up else None
     if fu is not None and not 0 <= fu.min_days <= fu.max_days:
         raise where.error(("follow_up",), (fu.min_days, fu.max_days), "0 <= min_days <= max_days")
-    p = spec.population
-    if not (p.baseline_madrs_sd > 0 and p.baseline_madrs_range[0] < p.baseline_madrs_range[1]
-            and 0 <= p.baseline_madrs_range[0] and p.baseline_madrs_range[1] <= 60):
-        raise where.error(("population",), p.baseline_madrs_range, "baseline_madrs_sd > 0 and a range within 0-60")
-    from ketasim.population.variability import COVARIATE
-
-    bad = sorted(set(p.covariates) - set(COVARIATE))
-    if bad:
-        raise where.error(("population", "covariates"), bad[0], ", ".join(COVARIATE))
-    population = PopulationSpec(**p.model_dump())
+    population = PopulationSpec(**spec.population.model_dump())
     study = Study(spec.id, spec.title or spec.id, spec.citation, spec.scale, tuple(arms), visits, tuple(outcomes),
                   population, spec.n_published, rand, fu, spec.notes)
     outcome_ids = {o.id for o in outcomes}
@@ -329,18 +386,5 @@ def study_from_dict(data: Any, *, file: str = "<string>", lines: dict | None = N
 def load_study(path: str | Path) -> tuple[Study, tuple[Target, ...]]:
     """Read and check the study file at ``path``."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        raise PlanError("study file", str(p), "an existing, readable YAML file") from None
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        raise PlanError("<yaml>", (exc.problem or str(exc)).strip(), "valid YAML", file=str(p),
-                        line=mark.line + 1 if mark else None) from None
-    lines: dict = {}
-    if node is not None:
-        _lines(node, (), lines)
+    data, lines = read_yaml(read_text_file(p, what="study file"), file=str(p))
     return study_from_dict(data, file=str(p), lines=lines, base_dir=p.parent)

@@ -16,8 +16,7 @@ import typer
 from rich.console import Console
 
 from ketasim.interfaces.cli import app
-from ketasim.interfaces.commands.simulate import parse_overrides
-from ketasim.parameters import vector_with
+from ketasim.parameters import parse_overrides, vector_with
 
 
 def _when(text: str | None) -> float | str | None:

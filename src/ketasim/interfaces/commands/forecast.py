@@ -33,6 +33,8 @@ def run_forecast(history_file: Path, out: Path, *, today: str | None = None, ris
     if horizon_days < 14 or horizon_days > 730:
         raise PlanError("--horizon", horizon_days, "14-730 days")
     extra = ()
+    if dose_mg is not None and every_days is None:
+        raise PlanError("--dose-mg", dose_mg, "a dose for the sessions added by --every (give --every too)")
     if every_days is not None:
         if not 1 <= every_days <= 180:
             raise PlanError("--every", every_days, "1-180 days between planned maintenance sessions")
@@ -61,7 +63,9 @@ def forecast_command(
     horizon: int = typer.Option(182, help="Forecast horizon in days."),
     particles: int = typer.Option(2000, help="Virtual patients drawn from the population prior."),
     every: float = typer.Option(None, help="Add planned maintenance sessions every N days after the last dose."),
-    dose_mg: float = typer.Option(None, help="Dose of the added sessions (default: the last dose)."),
+    dose_mg: float = typer.Option(None, "--dose-mg", help="Dose in mg of the sessions added by --every (default: "
+                                  "the amount of the last dose); checked against the published limits for the "
+                                  "patient's weight."),
     seed: int = typer.Option(0, help="Random seed."),
 ) -> None:
     """Forecast one patient's scores from their own history, and recommend the next maintenance session.

@@ -27,7 +27,8 @@ from rich.table import Table
 
 from ketasim.errors import PlanError
 from ketasim.interfaces.cli import app
-from ketasim.interfaces.commands.simulate import NONMEM_NOISE_HELP, NONMEM_OUT_HELP, NONMEM_SCALE_HELP, parse_overrides
+from ketasim.interfaces.nonmem_options import NONMEM_NOISE_HELP, NONMEM_OUT_HELP, NONMEM_SCALE_HELP
+from ketasim.parameters import parse_overrides
 
 
 def parse_spreads(items: list[str] | None) -> dict[str, float]:

@@ -16,47 +16,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ketasim.errors import PlanError
 from ketasim.interfaces.cli import app
-from ketasim.parameters import IDX, response_parameters, vector_with
+from ketasim.interfaces.nonmem_options import NONMEM_NOISE_HELP, NONMEM_OUT_HELP, NONMEM_SCALE_HELP
+from ketasim.parameters import parse_overrides, vector_with
 
 
 class Method(StrEnum):
     fast = "fast"
     reference = "reference"
-
-
-def parse_overrides(items: list[str] | None) -> dict[str, float]:
-    """``["k_prune=0.002", ...]`` -> ``{"k_prune": 0.002}``, checked against the names and bounds.
-
-    Every mistake is a :class:`PlanError` naming the parameter and what is allowed.
-    """
-    known = {p.name: p for p in response_parameters()}
-    out: dict[str, float] = {}
-    for item in items or []:
-        name, sep, text = item.partition("=")
-        name, text = name.strip(), text.strip()
-        if not sep or not name:
-            raise PlanError("--param", item, "name=value, e.g. --param k_prune=0.002")
-        if name not in IDX:
-            raise PlanError("--param name", name, f"one of the response parameters: {', '.join(IDX)}")
-        try:
-            value = float(text)
-        except ValueError:
-            raise PlanError(f"--param {name}", text, f"a number ({known[name].unit})") from None
-        bounds = known[name].bounds
-        if bounds is not None and not bounds[0] <= value <= bounds[1]:
-            raise PlanError(f"--param {name}", value,
-                            f"{bounds[0]:.4g} to {bounds[1]:.4g} {known[name].unit} (the parameter's bounds)")
-        out[name] = value
-    return out
-
-
-NONMEM_OUT_HELP = ("Also write the simulated dataset in NONMEM format (dose and observation rows, MDV, DV; "
-                   "see docs/nonmem-format.md).")
-NONMEM_SCALE_HELP = "Scale of DV in --nonmem-out: MADRS, PHQ-9, QIDS-SR16 or HDRS-17."
-NONMEM_NOISE_HELP = ("DV in --nonmem-out with residual noise (symptom fluctuation and rater error of the virtual "
-                     "trials, whole points); default: the model's score.")
 
 
 def run_simulation(plan_file: Path, out: Path, *, method: str = "fast", overrides: dict[str, float] | None = None,

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from ketasim.errors import PlanError
 from ketasim.interfaces.cli import app
-from ketasim.interfaces.commands.simulate import NONMEM_NOISE_HELP, NONMEM_OUT_HELP
+from ketasim.interfaces.nonmem_options import NONMEM_NOISE_HELP, NONMEM_OUT_HELP
 
 DISCLAIMER = "Research and decision-support software, not a medical device."
 
