@@ -16,7 +16,8 @@ import functools
 
 from ketasim.dosing.plan import Dose, OtherTreatment, Patient, Plan
 from ketasim.evidence.loader import load_evidence
-from ketasim.evidence.schema import MODEL_SCALES, Arm as EvidenceArm, Observation, StudyEvidence
+from ketasim.evidence.schema import MODEL_SCALES, Observation, StudyEvidence
+from ketasim.evidence.schema import Arm as EvidenceArm
 from ketasim.symptoms.scales import to_madrs
 from ketasim.trials.studies import (
     BASELINE_DAY,
