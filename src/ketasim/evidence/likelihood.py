@@ -74,6 +74,14 @@ class Heterogeneity:
     tau_logit: float = 0.3
     tau_log: float = 0.2
 
+    @classmethod
+    def shipped(cls) -> Heterogeneity:
+        """The shipped calibration's heterogeneity (the posterior median), else the defaults."""
+        from ketasim.parameters import shipped_calibration
+
+        h = shipped_calibration().get("heterogeneity", {})
+        return cls(**{k: float(v["value"]) for k, v in h.items() if k in ("tau_points", "tau_logit", "tau_log")})
+
 
 HETEROGENEITY_PRIORS = {"tau_points": 3.0, "tau_logit": 0.5, "tau_log": 0.3}  # half-normal scales (stated)
 
@@ -188,10 +196,20 @@ class Likelihood:
 
 
 def log_likelihood(values: dict[str, float], het: Heterogeneity | None = None) -> dict[str, float]:
-    """Log-likelihood of every item for simulated ``values`` (id -> published unit), without emulator."""
+    """Log-likelihood of every item for simulated ``values`` (id -> published unit), without emulator
+    (``het``: default the shipped heterogeneity)."""
     lik = Likelihood()
-    row = lik.per_item(lik.transform_values(values)[None, :], het or Heterogeneity())[0]
+    row = lik.per_item(lik.transform_values(values)[None, :], het or Heterogeneity.shipped())[0]
     return {i.id: float(v) for i, v in zip(lik.items, row, strict=True)}
+
+
+def item_log_likelihood(item_id: str, value: float, het: Heterogeneity | None = None) -> float | None:
+    """Log-likelihood of one item at a simulated ``value`` (None when the id is not a likelihood item)."""
+    item = next((i for i in likelihood_items() if i.id == item_id), None)
+    if item is None:
+        return None
+    z = transform(item, value)
+    return float(Likelihood((item,)).total(np.array([[z]]), het or Heterogeneity.shipped())[0])
 
 
 def evidence_table() -> list[dict]:

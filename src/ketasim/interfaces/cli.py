@@ -32,7 +32,7 @@ def _root() -> None:
 # Command modules register themselves on ``app`` when imported. A module that is not there
 # (yet) is skipped so that the others still work.
 COMMAND_MODULES = ("params", "simulate", "explain", "demo", "population", "export_sbml", "trials", "calibrate",
-                   "forecast", "policies")
+                   "posterior", "forecast", "policies")
 for _name in COMMAND_MODULES:
     try:
         importlib.import_module(f"ketasim.interfaces.commands.{_name}")

@@ -67,18 +67,29 @@ class TargetResult:
     estimate: E.Estimate
     study_id: str
     n_enrolled: int
+    arm: str = ""
 
     @property
     def within_band(self) -> bool:
         return self.target.within_band(self.estimate.value)
 
+    @property
+    def log_likelihood(self) -> float | None:
+        """The figure's log-likelihood in the evidence base (``ketasim.evidence.likelihood``, shipped
+        heterogeneity); None for a figure that is not a likelihood item."""
+        from ketasim.evidence.likelihood import item_log_likelihood
+
+        return item_log_likelihood(self.target.id, float(self.estimate.value))
+
     def as_dict(self) -> dict:
         """The JSON row of ``ketasim trials --json``."""
         t, e = self.target, self.estimate
+        ll = self.log_likelihood
         return {"id": t.id, "study": t.study, "figure": t.figure, "citation": t.citation, "unit": t.unit,
                 "published": t.published, "band": list(t.band), "simulated": _rounded(e.value),
                 "interval": [_rounded(e.low), _rounded(e.high)], "n_patients": int(e.n), "n_enrolled": self.n_enrolled,
-                "within_band": self.within_band, "definition": t.definition}
+                "within_band": self.within_band, "definition": t.definition, "arm": self.arm,
+                "n_published": t.n_published, "log_likelihood": None if ll is None else round(ll, 4)}
 
 
 def _allocation(study: Study, n: int, seed: int) -> np.ndarray:
@@ -312,7 +323,8 @@ def study_seed(study_id: str, seed: int) -> int:
 def target_results(result: StudyResult, targets: dict[str, Target] | None = None) -> list[TargetResult]:
     """The study's outcomes that are published targets (built-in, or ``targets`` of a user study)."""
     known = {**TARGETS_BY_ID, **(targets or {})}
-    return [TargetResult(known[k], e, result.study.id, result.n_patients)
+    arms = {o.id: o.arm or result.study.arms[0].name for o in result.study.outcomes}
+    return [TargetResult(known[k], e, result.study.id, result.n_patients, arms.get(k, ""))
             for k, e in result.outcomes.items() if k in known]
 
 
