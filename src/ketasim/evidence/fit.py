@@ -203,7 +203,11 @@ def _wave_design(chain: np.ndarray, n: int, rng: np.random.Generator, seed: int,
 
 def _rhat_ess(chain: np.ndarray, columns: list[str]) -> dict[str, dict[str, float]]:
     """Split R-hat and bulk ESS per parameter (ArviZ), each walker taken as a chain."""
-    import arviz as az
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # ArviZ announces its refactor on import
+        import arviz as az
 
     post = {c: chain[:, :, j].T for j, c in enumerate(columns)}  # walkers x steps
     ds = az.convert_to_dataset(post)
