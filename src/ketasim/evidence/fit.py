@@ -82,10 +82,14 @@ class _Checkpoint:
             with np.load(p, allow_pickle=False) as f:
                 data = {k: f[k] for k in f.files}
             saved = json.loads(str(data.get("config", "{}")))
-            if saved != asdict(config):
+            now = json.loads(json.dumps(asdict(config)))
+            # the final sampling's settings may change on resume: the simulations do not depend on them
+            free = ("steps", "burn", "draws", "validation")
+            if {k: v for k, v in saved.items() if k not in free} != {k: v for k, v in now.items() if k not in free}:
                 from ketasim.errors import PlanError
 
-                raise PlanError("--resume", str(p), f"a checkpoint of the same settings ({saved} was saved)")
+                raise PlanError("--resume", str(p), f"a checkpoint of the same design settings ({saved} was saved)")
+            data["config"] = np.array(json.dumps(now))
             return cls(p, data)
         return cls(p, {"config": np.array(json.dumps(asdict(config)))})
 
@@ -100,7 +104,8 @@ def _simulate_points(name: str, U: np.ndarray, ck: _Checkpoint, lik: Likelihood,
     """Summaries (points x items) of the design ``U``, continuing a checkpointed wave."""
     key = f"Z_{name}"
     Z = ck.data.get(key)
-    if Z is None or Z.shape != (U.shape[0], len(lik.items)):
+    same_points = f"U_{name}" in ck.data and np.array_equal(ck.data[f"U_{name}"], U)
+    if Z is None or Z.shape != (U.shape[0], len(lik.items)) or not same_points:
         Z = np.full((U.shape[0], len(lik.items)), np.nan)
         done = np.zeros(U.shape[0], dtype=bool)
     else:
@@ -306,7 +311,8 @@ def run_fit(out: Path, config: FitConfig | None = None, *, resume: bool = False,
         "date": today,
         "command": command,
         "method": "Gaussian-process emulation (PCA + one GP per component, scikit-learn) of the virtual trials' "
-                  "summaries on two waves of simulations, sampled with emcee (differential-evolution moves); "
+                  f"summaries on {len(config.waves)} waves of simulations, sampled with emcee (differential-evolution "
+                  "moves); "
                   "likelihood of ketasim.evidence.likelihood; priors of ketasim.evidence.space",
         "config": asdict(config),
         "fit_patients": {"default": FIT_PATIENTS, **FIT_PATIENTS_BY_STUDY},
@@ -324,7 +330,8 @@ def run_fit(out: Path, config: FitConfig | None = None, *, resume: bool = False,
         "priors": {f.key: {"range": [f.lower, f.upper], "scale": "log-uniform" if f.log else "uniform"}
                    for f in fs.free}
         | {k: {"half_normal_scale": HETEROGENEITY_PRIORS[k]} for k in space.HETEROGENEITY},
-        "fixed_at_declared": list(space.FIXED_AT_DECLARED) if fit_space is None else "recovery: all but the free",
+        "fixed_at_declared": (list(space.FIXED_AT_DECLARED) + list(space.FIXED_PLACEBO) if fit_space is None
+                              else "recovery: all but the free"),
         "posterior_median": medians,
     }
     _write_posterior(out, values, record)

@@ -169,15 +169,16 @@ class Likelihood:
         out = np.full_like(Z, MISSING_LOGLIK)
         if self.bin.size:
             mu = Z[:, self.bin]
+            finite = np.isfinite(mu)
             sd = np.sqrt(H[:, 1:2] ** 2 + V[:, self.bin])
-            x = mu[..., None] + sd[..., None] * _GH_X  # draws x items x nodes
+            x = np.where(finite, mu, 0.0)[..., None] + sd[..., None] * _GH_X  # draws x items x nodes
             logp = -np.logaddexp(0.0, -x)
             log1mp = -np.logaddexp(0.0, x)
             k, rest = self.k[None, :, None], (self.n - self.k)[None, :, None]
             lik = self.log_comb[None, :, None] + k * logp + rest * log1mp
             peak = lik.max(axis=2, keepdims=True)
             val = peak[..., 0] + np.log(np.sum(_GH_W * np.exp(lik - peak), axis=2))
-            out[:, self.bin] = np.where(np.isfinite(mu), val, MISSING_LOGLIK)
+            out[:, self.bin] = np.where(finite, val, MISSING_LOGLIK)
         for idx, col in ((self.nrm, 0), (self.lgn, 2)):
             if idx.size:
                 var = self.se2[idx] + H[:, col:col + 1] ** 2 + V[:, idx]

@@ -61,9 +61,11 @@ def run_recovery(out: Path, free_keys: tuple[str, ...], truth_unit: float | dict
     truth_values = {k: by_key[k].from_unit(u) for k, u in units.items()}
     truth = space.parameter_set(truth_values, label="truth")
     het = het or Heterogeneity(1.0, 0.2, 0.1)
-    lik = synthetic_likelihood(truth, het, seed=seed)
     config = config or FitConfig(waves=(60, 40), validation=10, steps_between_waves=800, steps=1500, burn=700,
                                  draws=300, walkers=32, n_patients=200)
+    # the data's summaries come from virtual trials of the fit's own size (other cohorts): the simulator the
+    # fit emulates, with its Monte-Carlo noise part of the data's
+    lik = synthetic_likelihood(truth, het, seed=seed, n_patients=config.n_patients or 300)
     record = run_fit(out, config, fit_space=space.FitSpace(free, replace(truth, label="base")), likelihood=lik,
                      command="recovery")
     import pyarrow.parquet as pq

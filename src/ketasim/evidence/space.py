@@ -29,12 +29,18 @@ from ketasim.trials.cohort import TRIAL_CHRONIC_LOAD, uncalibrated_spreads
 from ketasim.trials.measurement import MeasurementModel
 
 FIXED_AT_DECLARED = ("mu_G", "kappa")
+#: The unblinding factor multiplies the placebo response of every drug arm (and open-label arm) alike, so
+#: arm-level data cannot tell it from the drug's own effect (a first fit with it free, 2026-12-03, put it at
+#: 1.85 and the drug's effect in the typical patient at 1.6 MADRS points at 24 h, against drug-minus-placebo
+#: contrasts of 5-10 points): it stays at its declared 1 (no functional unblinding) and is kept selectable
+#: (``PlaceboModel.unblinding_factor``) for sensitivity analyses.
+FIXED_PLACEBO = ("unblinding_factor",)
 _LINEAR_PLACEBO = ("placebo_early", "placebo_late")
 
 FIT_PARAMETERS: tuple[FreeParameter, ...] = tuple(
     f for f in FREE_PARAMETERS if not (f.kind == "typical" and f.name in FIXED_AT_DECLARED)
 ) + tuple(FreeParameter(p.name, "placebo", *p.bounds, log=p.name not in _LINEAR_PLACEBO)  # type: ignore[misc]
-          for p in PLACEBO_PARAMETERS)
+          for p in PLACEBO_PARAMETERS if p.name not in FIXED_PLACEBO)
 
 HETEROGENEITY: tuple[str, ...] = ("tau_points", "tau_logit", "tau_log")
 

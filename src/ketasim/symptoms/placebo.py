@@ -55,9 +55,11 @@ PLACEBO_PARAMETERS: tuple[Parameter, ...] = (
               "assumed", "placebo response under midazolam relative to saline or a placebo spray", "placebo",
               (0.3, 3.0)),
     Parameter("unblinding_factor", 1.0, "1",
-              "assumed: patients who know or guess (visible dissociation) they received ketamine expect more",
-              "assumed", "placebo response of open-label and (functionally unblinded) drug arms relative to an "
-              "inert placebo", "placebo", (0.5, 3.0)),
+              "assumed: patients who know or guess (visible dissociation) they received ketamine expect more; "
+              "not identifiable from arm-level data (confounded with the drug effect), so fixed at 1 in the fit "
+              "(ketasim.evidence.space.FIXED_PLACEBO)", "assumed",
+              "placebo response of open-label and (functionally unblinded) drug arms relative to an inert placebo",
+              "placebo", (0.5, 3.0)),
     Parameter("hospital_factor", 1.0, "1",
               "assumed: hospitalisation and comprehensive care add to expectancy (Canuso 2018, ASPIRE I/II)",
               "assumed", "placebo response under comprehensive standard of care with hospitalisation", "placebo",
