@@ -51,8 +51,8 @@ class FitConfig:
     validation: int = 40
     walkers: int = 56
     steps_between_waves: int = 1500
-    steps: int = 4000
-    burn: int = 2000
+    steps: int = 16000
+    burn: int = 8000
     draws: int = 400
     n_patients: int = 0  # 0: the fit's defaults (FIT_PATIENTS, FIT_PATIENTS_BY_STUDY)
 

@@ -115,3 +115,15 @@ def predictive_intervals(summaries: pd.DataFrame, het: pd.DataFrame, *, replicat
                      "ppi90_low": q[0], "ppi90_high": q[3], "within_ppi50": bool(q[1] <= published <= q[2]),
                      "within_ppi90": bool(q[0] <= published <= q[3])})
     return pd.DataFrame(rows)
+
+
+def claim_probabilities(post: Posterior, n_draws: int = 100, *, seed: int = 0) -> pd.DataFrame:
+    """Share of ``n_draws`` posterior draws under which each of the seed text's claims holds for the typical
+    patient (``ketasim.trials.constraints.claim_margins`` >= 0), with the claim's margin at the median draw:
+    the claims as tests of the evidence (issue 10, item 6), not constraints of the fit."""
+    from ketasim.trials.constraints import claim_margins
+
+    margins = [claim_margins(ps.params) for ps in post.parameter_sets(n_draws, seed=seed)]
+    df = pd.DataFrame(margins)
+    return pd.DataFrame({"claim": df.columns, "probability": (df >= 0).mean().to_numpy(),
+                         "median_margin": df.median().to_numpy()}).sort_values("probability")

@@ -30,7 +30,7 @@ def calibrate_command(
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.npz."),
     waves: str = typer.Option("300,200,200", "--waves", help="Simulations per design wave (comma-separated)."),
     validation: int = typer.Option(40, "--validation", help="Posterior draws simulated to check the emulator."),
-    steps: int = typer.Option(4000, "--steps", help="MCMC steps of the final sampling (half burn-in at most)."),
+    steps: int = typer.Option(16000, "--steps", help="MCMC steps of the final sampling (the first half burn-in)."),
     draws: int = typer.Option(400, "--draws", help="Posterior draws written (at least 200 ship)."),
     n_patients: int = typer.Option(0, "--n", help="Virtual patients per study (default 300; SUSTAIN-1 800)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the virtual cohorts (common random numbers)."),
@@ -49,7 +49,7 @@ def calibrate_command(
         raise PlanError("--steps/--draws/--validation/--n", (steps, draws, validation, n_patients),
                         "steps >= 10, draws >= 1, validation >= 0, n >= 0")
     config = FitConfig(seed=seed, design_seed=design_seed, waves=wave_sizes, validation=validation,
-                       steps=steps, burn=min(FitConfig.burn, steps // 2), draws=draws, n_patients=n_patients)
+                       steps=steps, burn=steps // 2, draws=draws, n_patients=n_patients)
     if out.exists() and not out.is_dir():
         raise PlanError("--out", str(out), "a folder (it is a file)")
     command = "ketasim calibrate " + " ".join(shlex.quote(a) for a in sys.argv[2:])
