@@ -291,6 +291,7 @@ def run_fit(out: Path, config: FitConfig | None = None, *, resume: bool = False,
     mean_v, var_v = em.predict(Uv)
     ok = np.isfinite(Zv)
     zerr = np.where(ok, (Zv - mean_v) / np.sqrt(var_v), np.nan)
+    per_item_err = np.array([np.mean(np.abs(c[np.isfinite(c)])) if np.isfinite(c).any() else -1.0 for c in zerr.T])
     tau_v = np.exp(draws[:config.validation, d:])
     ll_sim = lik.total(Zv, tau_v)
     ll_emu = lik.total(mean_v, tau_v)
@@ -298,7 +299,7 @@ def run_fit(out: Path, config: FitConfig | None = None, *, resume: bool = False,
         "draws_simulated": int(config.validation),
         "share_within_2sd": round(float(np.nanmean(np.abs(zerr) <= 2.0)), 4),
         "median_abs_standardised_error": round(float(np.nanmedian(np.abs(zerr))), 4),
-        "worst_items": [lik.items[j].id for j in np.argsort(-np.nanmean(np.abs(zerr), axis=0))[:5]],
+        "worst_items": [lik.items[j].id for j in np.argsort(-per_item_err)[:5]],
         "loglik_simulated_median": round(float(np.median(ll_sim)), 2),
         "loglik_emulated_median": round(float(np.median(ll_emu)), 2),
         "loglik_abs_difference_median": round(float(np.median(np.abs(ll_sim - ll_emu))), 2),
