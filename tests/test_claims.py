@@ -1,4 +1,10 @@
-"""The seed text's claims, as properties of the model with its shipped parameters.
+"""The seed text's claims, as properties of the model's mechanism with its declared parameter values.
+
+These were properties of the shipped parameters while the band calibration imposed the claims as
+constraints. The shipped posterior is fitted to the evidence base alone (issue 10), and under its median
+several claims do not hold for the typical patient (docs/calibration.md lists the probability of each under
+the posterior): the claims are now tests of the evidence, and these tests check that the mechanism can show
+each of them (``declared_parameters``: the declared values, status assumed).
 
 Each test names the sentence of the text it checks. Plans are built in Python (the bundled
 YAML examples are checked separately) so that each comparison changes one thing only.
@@ -13,6 +19,8 @@ import pytest
 
 from ketasim.dosing.plan import Dose, LifeEvent, LifestylePeriod, Patient, Plan
 from ketasim.simulate import simulate
+
+pytestmark = pytest.mark.usefixtures("declared_parameters")
 
 MWF = (0, 2, 4, 7, 9, 11)  # six infusions Mon-Wed-Fri over 12 days
 LAST_INDUCTION = 11.375

@@ -31,8 +31,12 @@ def _induction(name: str = "induction", horizon: float = 90.0, **kw) -> Plan:
     return Plan(name=name, doses=doses, horizon_days=horizon, **kw)
 
 
+# explanations of the mechanism as designed (declared values; see tests/conftest.py: declared_parameters)
+pytestmark = pytest.mark.usefixtures("declared_parameters")
+
+
 @pytest.fixture(scope="module")
-def induction_plan() -> Plan:
+def induction_plan(declared_parameters) -> Plan:
     return _induction()
 
 
@@ -42,7 +46,7 @@ def loss(induction_plan) -> LossExplanation:
 
 
 @pytest.fixture(scope="module")
-def sustained_plan() -> Plan:
+def sustained_plan(declared_parameters) -> Plan:
     maint = tuple(Dose(day=d + 0.375, amount_mg=35.0, mg_per_kg=0.5, phase="maintenance") for d in range(25, 120, 14))
     base = _induction("sustained", horizon=120.0)
     return Plan(name="sustained", doses=base.doses + maint, horizon_days=120.0,

@@ -26,7 +26,10 @@ def run(name: str, out: Path, *extra: str) -> dict:
 
 
 @pytest.mark.slow
-def test_forecast_cli_on_the_three_examples(tmp_path: Path) -> None:
+def test_forecast_cli_on_the_three_examples(tmp_path: Path, declared_parameters) -> None:
+    # the archetypes were written for the mechanism as designed (declared values): under the shipped
+    # posterior, whose typical patient responds less to the drug alone, the bridge case no longer reads as one
+    # (a known consequence for the forecasting prior, issue 11's one-world rework)
     recs = {n: run(n, tmp_path / n) for n in ("good-responder", "fast-relapser", "bridge-case")}
     for name, rec in recs.items():
         assert "not medical advice" in rec["disclaimer"]

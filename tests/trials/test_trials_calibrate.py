@@ -52,8 +52,9 @@ def test_calibrate_command_writes_the_record_without_touching_the_shipped_file(t
     shipped = shipped_path()
     before = shipped.read_bytes() if shipped.exists() else None
     out = tmp_path / "cal.json"
-    res = CliRunner().invoke(app, ["calibrate", "--studies", "murrough13a", "--n", "20", "--coarse-evaluations", "4",
-                                   "--evaluations", "4", "--no-profile", "--popsize", "3", "--out", str(out)])
+    res = CliRunner().invoke(app, ["calibrate-bands", "--studies", "murrough13a", "--n", "20",
+                                   "--coarse-evaluations", "4", "--evaluations", "4", "--no-profile", "--popsize", "3",
+                                   "--out", str(out)])
     assert res.exit_code == 0, res.output
     rec = json.loads(out.read_text())
     for key in ("date", "command", "discrepancy", "parameters", "variability", "measurement", "targets", "n_patients"):
@@ -95,7 +96,8 @@ def test_a_bad_start_file_names_the_file_and_field(tmp_path, text, field):
 
 
 def test_calibrate_refuses_two_starting_points(tmp_path):
-    res = CliRunner().invoke(app, ["calibrate", "--from-declared", "--from-shipped", "--out", str(tmp_path / "x")])
+    res = CliRunner().invoke(app, ["calibrate-bands", "--from-declared", "--from-shipped", "--out",
+                                   str(tmp_path / "x")])
     assert res.exit_code != 0 and isinstance(res.exception, PlanError)
 
 

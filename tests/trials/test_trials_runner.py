@@ -14,7 +14,8 @@ from ketasim.trials.cohort import enrol, model_madrs, model_madrs_reference
 from ketasim.trials.runner import run_study, run_trials
 from ketasim.trials.studies import BUILTIN_STUDIES, MURROUGH13B, SUSTAIN1
 
-REQUIRED = {"id", "published", "band", "simulated", "interval", "n_patients", "within_band"}
+REQUIRED = {"id", "published", "band", "simulated", "interval", "n_patients", "within_band", "arm", "n_published",
+            "log_likelihood"}
 
 
 @pytest.mark.parametrize("study", [MURROUGH13B, SUSTAIN1], ids=lambda s: s.id)
@@ -64,7 +65,9 @@ def test_trials_json_prints_every_target_with_the_required_keys():
     assert out.exit_code == 0, out.output
     payload = json.loads(out.stdout)
     rows = payload["targets"]
-    assert {r["id"] for r in rows} == {o.id for s in BUILTIN_STUDIES.values() for o in s.outcomes}
+    from ketasim.trials.targets import TARGETS_BY_ID
+
+    assert {r["id"] for r in rows} == set(TARGETS_BY_ID)
     for r in rows:
         assert REQUIRED <= set(r)
         assert isinstance(r["within_band"], bool)

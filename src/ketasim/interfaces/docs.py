@@ -30,6 +30,7 @@ EQUATION_MODULES = (
     "ketasim.plasticity.reinforcement",
     "ketasim.symptoms.madrs",
     "ketasim.symptoms.dissociation",
+    "ketasim.symptoms.placebo",
     "ketasim.dynamics",
 )
 

@@ -24,6 +24,8 @@ from ketasim.engine.integrate import integrate_one
 from ketasim.parameters import HOURS_PER_DAY, IDX, RESPONSE_PARAMETERS, Parameter, shipped_calibration
 from ketasim.population.patients import VirtualPatients, load_cap, sample_patients
 from ketasim.symptoms.madrs import madrs
+from ketasim.symptoms.scales import get_scale
+from ketasim.trials.measurement import MeasurementModel, MeasurementNoise, observe_visits
 from ketasim.trials.studies import PopulationSpec
 
 #: Spreads of the response random effects that calibration fits (and ``calibrated.json`` ships). Those the
@@ -51,16 +53,18 @@ def current_trial_load() -> float:
 
 
 def trial_parameters() -> tuple[Parameter, ...]:
-    """The parameters of the virtual trials' population and measurement, as in force (calibrated when shipped)."""
+    """The parameters of the virtual trials' population, measurement and placebo response, as in force
+    (calibrated when shipped)."""
+    from ketasim.symptoms.placebo import PLACEBO_PARAMETERS
     from ketasim.trials.measurement import MEASUREMENT_PARAMETERS
 
     record = shipped_calibration()
-    fitted = dict(record.get("measurement", {}))
+    fitted = {**record.get("measurement", {}), **record.get("placebo", {})}
     if "chronic_load" in record.get("population", {}):
         fitted[TRIAL_CHRONIC_LOAD.name] = record["population"]["chronic_load"]
     return tuple(replace(p, value=float(fitted[p.name]["value"]), status="calibrated",
                          source=f"calibrated {fitted[p.name].get('date', '')} by ketasim calibrate ({p.source})")
-                 if p.name in fitted else p for p in (TRIAL_CHRONIC_LOAD, *MEASUREMENT_PARAMETERS))
+                 if p.name in fitted else p for p in (TRIAL_CHRONIC_LOAD, *MEASUREMENT_PARAMETERS, *PLACEBO_PARAMETERS))
 
 
 def uncalibrated_spreads() -> dict[str, float]:
@@ -92,13 +96,21 @@ def current_spreads() -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Cohort:
-    """The enrolled patients of one study: rows ``rows`` of the population drawn with ``seed``."""
+    """The enrolled patients of one study: rows ``rows`` of the population drawn with ``seed``.
+
+    A cohort enrolled on observed ratings (:func:`enrol_study`) also holds the measurement noise of its
+    patients at the study's visits (``noise``), their observed baseline (``observed_baseline``, study scale)
+    and the standard-normal coordinate of their placebo responsiveness (``placebo_z``).
+    """
 
     population: PopulationSpec
     seed: int
     rows: np.ndarray
     n_drawn: int
     base: VirtualPatients  # drawn with the parameters and spreads in force at enrolment
+    noise: MeasurementNoise | None = None
+    placebo_z: np.ndarray | None = None
+    observed_baseline: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -122,7 +134,10 @@ class Cohort:
 
     def subset(self, rows: np.ndarray) -> Cohort:
         """The cohort restricted to its rows ``rows`` (positions among the enrolled)."""
-        return replace(self, rows=self.rows[rows], base=self.base.take(rows))
+        return replace(self, rows=self.rows[rows], base=self.base.take(rows),
+                       noise=None if self.noise is None else self.noise.subset(rows),
+                       placebo_z=None if self.placebo_z is None else self.placebo_z[rows],
+                       observed_baseline=None if self.observed_baseline is None else self.observed_baseline[rows])
 
 
 def _typical_patient(population: PopulationSpec, chronic_load: float) -> Patient:
@@ -162,6 +177,75 @@ def enrol(population: PopulationSpec, n: int, seed: int, *, params: np.ndarray |
         if ok.size >= n or n == 0:
             rows = ok[:n]
             return Cohort(population, seed, rows, n_draw, drawn.take(rows))
+        n_draw *= 2
+
+
+def _scale_noise_in_madrs(scale: str, measurement: MeasurementModel) -> float:
+    """Rater noise of ``scale`` in MADRS points (SD x the linking's mean slope MADRS per scale point)."""
+    spec = get_scale(scale)
+    slope = float(np.mean(np.diff(spec.madrs_anchors) / np.diff(spec.scale_anchors)))
+    return measurement.noise_scale * spec.noise_sd.value * slope
+
+
+def severity_mean(population: PopulationSpec, scale: str, measurement: MeasurementModel) -> float:
+    """Mean untreated severity (MADRS) of the referral population such that the enrolled patients' mean
+    *observed* baseline is ``population.baseline_madrs_mean``.
+
+    The observed baseline is ``Y = X + f_0 + e`` (severity ``X ~ N(mu, sd)``, fluctuation ``f_0`` and rater
+    noise ``e``, in MADRS points); enrolment keeps ``lo <= Y <= hi`` (``baseline_madrs_range``), so the
+    enrolled mean is the truncated-normal mean ``mu + s (phi(a) - phi(b)) / (Phi(b) - Phi(a))``,
+    ``s^2 = sd^2 + fluctuation_sd^2 + rater^2``: solved for ``mu`` (rounding ignored).
+    """
+    from scipy.optimize import brentq
+    from scipy.stats import truncnorm
+
+    lo, hi = population.baseline_madrs_range
+    s = math.sqrt(population.baseline_madrs_sd ** 2 + measurement.fluctuation_sd ** 2
+                  + _scale_noise_in_madrs(scale, measurement) ** 2)
+    target = population.baseline_madrs_mean
+
+    def enrolled_mean(mu: float) -> float:
+        return float(truncnorm.mean((lo - mu) / s, (hi - mu) / s, loc=mu, scale=s)) - target
+
+    a, b = lo - 4 * s, hi + 4 * s
+    if not lo < target < hi or enrolled_mean(a) > 0 or enrolled_mean(b) < 0:
+        return target
+    return float(brentq(enrolled_mean, a, b, xtol=1e-6))
+
+
+def enrol_study(population: PopulationSpec, n: int, seed: int, *, scale: str, visit_days: np.ndarray,
+                measurement: MeasurementModel | None = None, params: np.ndarray | None = None,
+                spreads: dict[str, float] | None = None, chronic_load: float | None = None) -> Cohort:
+    """``n`` virtual patients enrolled on their *observed* baseline rating (regression to the mean).
+
+    Patients are drawn from the referral population (severity mean :func:`severity_mean`, SD
+    ``population.baseline_madrs_sd``) with their rating noise at every visit (``visit_days``, the first is the
+    baseline); the first ``n`` whose observed baseline (study scale, converted to MADRS) lies in
+    ``population.baseline_madrs_range`` are enrolled. Later ratings of the same patients carry no selection,
+    so they regress towards the mean by themselves. Same seed, same patients and noise for any parameters;
+    who is enrolled depends on the measurement model (its noise sizes).
+    """
+    from scipy.stats import norm
+
+    from ketasim.symptoms.scales import to_madrs
+
+    m = measurement or MeasurementModel.shipped()
+    days = np.asarray(visit_days, dtype=float)
+    pop = replace(population, baseline_madrs_mean=severity_mean(population, scale, m))
+    lo, hi = population.baseline_madrs_range
+    s = math.sqrt(pop.baseline_madrs_sd ** 2 + m.fluctuation_sd ** 2 + _scale_noise_in_madrs(scale, m) ** 2)
+    p_in = max(norm.cdf((hi - pop.baseline_madrs_mean) / s) - norm.cdf((lo - pop.baseline_madrs_mean) / s), 0.05)
+    n_draw = max(int(math.ceil(1.2 * n / p_in)) + 16, n)
+    while True:
+        drawn = _draw(pop, seed, n_draw, params, spreads, chronic_load)
+        noise = MeasurementNoise.draw_streams(n_draw, days.size, seed)
+        y0 = observe_visits(drawn.baseline_madrs[:, None], days[:1], scale, noise.columns(slice(0, 1)), m)[:, 0]
+        y0_madrs = to_madrs(scale, y0)
+        ok = np.flatnonzero((y0_madrs >= lo) & (y0_madrs <= hi))
+        if ok.size >= n or n == 0:
+            rows = ok[:n]
+            z = np.random.default_rng([seed, 7]).standard_normal(n_draw)
+            return Cohort(pop, seed, rows, n_draw, drawn.take(rows), noise.subset(rows), z[rows], y0[rows])
         n_draw *= 2
 
 

@@ -80,8 +80,19 @@ class MeasurementNoise:
         """Fluctuation draws first, then rater draws: a fixed order for common random numbers."""
         return cls(rng.standard_normal((n, n_visits)), rng.standard_normal((n, n_visits)))
 
+    @classmethod
+    def draw_streams(cls, n: int, n_visits: int, seed: int) -> MeasurementNoise:
+        """Fluctuation and rater draws from two streams of ``seed``: patient ``i``'s draws do not depend on
+        ``n`` (enrolment can draw more patients and keep the same ones)."""
+        return cls(np.random.default_rng([seed, 2]).standard_normal((n, n_visits)),
+                   np.random.default_rng([seed, 6]).standard_normal((n, n_visits)))
+
     def subset(self, rows: np.ndarray) -> MeasurementNoise:
         return MeasurementNoise(self.fluctuation[rows], self.rater[rows])
+
+    def columns(self, cols: slice | np.ndarray) -> MeasurementNoise:
+        """The draws of some visits only."""
+        return MeasurementNoise(self.fluctuation[:, cols], self.rater[:, cols])
 
 
 def fluctuation_path(z: np.ndarray, visit_days: np.ndarray, sd: float, tau_days: float) -> np.ndarray:

@@ -396,7 +396,9 @@ def report_markdown(results: Sequence[StudyResult], rows: Sequence[TargetResult]
     lines += [_miss_text(r) for r in misses] if misses else ["None: every target is within its band."]
     lines += [""]
     lines += ["## Calibration", ""]
-    if record:
+    if record and record.get("posterior"):
+        lines += _posterior_lines(record, results)
+    elif record:
         lines += [f"- date: {record.get('date')}; command: `{record.get('command')}`",
                   f"- method: {record.get('method')}",
                   f"- discrepancy: {record.get('discrepancy_start')} at the search's start -> "
@@ -431,7 +433,9 @@ def report_markdown(results: Sequence[StudyResult], rows: Sequence[TargetResult]
         lines += ["No calibration shipped: the declared (assumed) values were used.", ""]
     ident = record.get("identifiability", {}) if record else {}
     lines += ["## How sure the model is", "", "### Identifiability", ""]
-    if ident.get("slices"):
+    if record and record.get("posterior"):
+        lines += _posterior_correlation_lines()
+    elif ident.get("slices"):
         lines += [f"Method: {ident.get('method')}. A parameter is *pinned* when the discrepancy rises by more "
                   "than 1 on both sides within the slice.", "",
                   "| parameter | optimum | values within dD <= 1 | pinned |", "|---|---|---|---|"]
@@ -487,11 +491,79 @@ def report_markdown(results: Sequence[StudyResult], rows: Sequence[TargetResult]
             if key in figures:
                 lines += [f"![{key}]({figures[key]})", ""]
     lines += ["## Measurement model", "",
-              "A rating = the model's MADRS on the visit + the patient's own symptom fluctuation (an "
-              "Ornstein-Uhlenbeck process, calibrated SD and correlation time) converted to the study's scale by "
-              "the published linkings (`ketasim.symptoms.scales`), + the scale's rater noise, rounded to whole "
-              "points. Response is read against the observed baseline rating.", ""]
+              "A rating = the model's MADRS on the visit, relieved by the placebo and expectancy time course of the "
+              "arm (`ketasim.symptoms.placebo`), + the patient's own symptom fluctuation (an Ornstein-Uhlenbeck "
+              "process, fitted SD and correlation time) converted to the study's scale by the published linkings "
+              "(`ketasim.symptoms.scales`), + the scale's rater noise, rounded to whole points. Patients are enrolled "
+              "on their observed baseline rating (the inclusion range applies to it), so later ratings regress to "
+              "the mean by themselves; response is read against the observed baseline rating.", ""]
     return "\n".join(lines) + "\n"
+
+
+def _posterior_lines(record: dict, results: Sequence[StudyResult]) -> list[str]:
+    """The Calibration section for a shipped posterior (its median is the parameter set in force)."""
+    from ketasim.evidence import space
+    from ketasim.evidence.posterior import load_posterior
+
+    post = load_posterior()
+    prov = post.provenance
+    sec = prov.get("seconds", {})
+    val = prov.get("validation", {})
+    lines = [f"- date: {prov.get('date')}; command: `{prov.get('command')}`",
+             f"- method: {prov.get('method')} (details: docs/calibration.md)",
+             f"- {prov.get('simulations')} simulations of the whole evidence base ({prov.get('n_items')} published "
+             f"summaries in the likelihood); {sec.get('wall_total', 0) / 60:.1f} min wall, "
+             f"{sec.get('cpu_total', 0) / 60:.1f} min CPU",
+             f"- emulator at {val.get('draws_simulated')} simulated posterior draws: "
+             f"{100 * val.get('share_within_2sd', float('nan')):.0f}% of summaries within 2 predictive SD; "
+             f"median |log-likelihood simulated - emulated| {val.get('loglik_abs_difference_median')}",
+             f"- trial patients carrying the largest chronic load their baseline allows (90% of the deficit): "
+             f"{100 * _share_at_load_cap(results):.0f}% of this run's enrolled virtual patients",
+             "- the seed text's qualitative claims are not constraints of this fit (they become tests of the "
+             "evidence)", "",
+             "| parameter | posterior median (in force) | 90% interval | prior range | median at a bound |",
+             "|---|---|---|---|---|"]
+    summary = post.summary()
+    pinned = []
+    for f in space.FIT_PARAMETERS:
+        row = summary.loc[f.key]
+        edge = _at_bound(float(row["median"]), [f.lower, f.upper])
+        pinned += [f.key] if edge else []
+        lines.append(f"| {f.key} | {row['median']:.4g} | {row['q05']:.4g} to {row['q95']:.4g} | "
+                     f"{f.lower:.3g}-{f.upper:.3g} | {edge} |")
+    for k in space.HETEROGENEITY:
+        row = summary.loc[k]
+        lines.append(f"| {k} (between-study SD) | {row['median']:.4g} | {row['q05']:.4g} to {row['q95']:.4g} | "
+                     "half-normal | |")
+    if pinned:
+        lines += ["", f"{len(pinned)} of {len(space.FIT_PARAMETERS)} posterior medians sit within 2% of a bound of "
+                  f"their prior range ({', '.join(pinned)}): the evidence pulls them beyond the declared ranges, a "
+                  "sign of structure the data ask for and the model does not have (issue 11)."]
+    return lines + [""]
+
+
+def _posterior_correlation_lines() -> list[str]:
+    """Identifiability on the likelihood alone: the strongest posterior correlations and the parameters whose
+    90% interval covers most of the prior range."""
+    import numpy as np
+
+    from ketasim.evidence import space
+    from ketasim.evidence.posterior import load_posterior
+
+    post = load_posterior()
+    cols = [f.key for f in space.FIT_PARAMETERS]
+    units = np.column_stack([[f.to_unit(float(v)) for v in post.draws[f.key]] for f in space.FIT_PARAMETERS])
+    R = np.corrcoef(units, rowvar=False)
+    pairs = sorted(((abs(R[i, j]), cols[i], cols[j], R[i, j]) for i in range(len(cols))
+                    for j in range(i + 1, len(cols))), reverse=True)[:10]
+    widths = {c: float(np.quantile(units[:, i], 0.95) - np.quantile(units[:, i], 0.05)) for i, c in enumerate(cols)}
+    weak = [c for c, w in widths.items() if w > 0.75]
+    lines = ["On the likelihood alone (the posterior; no claims imposed). Strongest posterior correlations "
+             "(on the prior's unit scale):", ""]
+    lines += [f"- {a} and {b}: r = {r:.2f}" for _, a, b, r in pairs] + [""]
+    lines += [f"Parameters whose 90% posterior interval spans more than 75% of their prior range (the evidence "
+              f"informs them little): {', '.join(weak) if weak else 'none'}.", ""]
+    return lines
 
 
 def write_report(directory: str | Path, results: Sequence[StudyResult], rows: Sequence[TargetResult], *,

@@ -18,8 +18,10 @@ import numpy as np
 
 from ketasim.outcomes.definitions import remission, response
 from ketasim.outcomes.relapse import relapse_loss_of_response, relapse_sustain1
+from ketasim.parameters import IDX
+from ketasim.symptoms.placebo import PlaceboModel, apply_placebo, placebo_fraction, placebo_multiplier
 from ketasim.trials import endpoints as E
-from ketasim.trials.cohort import Cohort, enrol, model_madrs
+from ketasim.trials.cohort import Cohort, enrol_study, model_madrs
 from ketasim.trials.measurement import MeasurementModel, MeasurementNoise, observe_visits
 from ketasim.trials.studies import BUILTIN_STUDIES, OutcomeSpec, Study
 from ketasim.trials.targets import TARGETS_BY_ID, Target
@@ -65,18 +67,29 @@ class TargetResult:
     estimate: E.Estimate
     study_id: str
     n_enrolled: int
+    arm: str = ""
 
     @property
     def within_band(self) -> bool:
         return self.target.within_band(self.estimate.value)
 
+    @property
+    def log_likelihood(self) -> float | None:
+        """The figure's log-likelihood in the evidence base (``ketasim.evidence.likelihood``, shipped
+        heterogeneity); None for a figure that is not a likelihood item."""
+        from ketasim.evidence.likelihood import item_log_likelihood
+
+        return item_log_likelihood(self.target.id, float(self.estimate.value))
+
     def as_dict(self) -> dict:
         """The JSON row of ``ketasim trials --json``."""
         t, e = self.target, self.estimate
+        ll = self.log_likelihood
         return {"id": t.id, "study": t.study, "figure": t.figure, "citation": t.citation, "unit": t.unit,
                 "published": t.published, "band": list(t.band), "simulated": _rounded(e.value),
                 "interval": [_rounded(e.low), _rounded(e.high)], "n_patients": int(e.n), "n_enrolled": self.n_enrolled,
-                "within_band": self.within_band, "definition": t.definition}
+                "within_band": self.within_band, "definition": t.definition, "arm": self.arm,
+                "n_published": t.n_published, "log_likelihood": None if ll is None else round(ll, 4)}
 
 
 def _allocation(study: Study, n: int, seed: int) -> np.ndarray:
@@ -99,21 +112,37 @@ def _censor_days(study: Study, n: int, seed: int) -> np.ndarray | None:
 def simulate_study_scores(study: Study, cohort: Cohort, *, params: np.ndarray | None = None,
                           spreads: dict[str, float] | None = None, measurement: MeasurementModel | None = None,
                           simulate: Callable[..., np.ndarray] | None = None, chronic_load: float | None = None,
-                          ) -> tuple[dict[str, ArmScores], np.ndarray]:
+                          placebo: PlaceboModel | None = None) -> tuple[dict[str, ArmScores], np.ndarray]:
     """Observed scores per arm and the arm allocation of every enrolled patient.
 
-    ``simulate`` (default :func:`ketasim.trials.cohort.model_madrs`) gives the model MADRS at the visits.
+    A study with a randomised phase allocates its patients between the randomised arms; a parallel-group
+    study without one gives *every* arm the same enrolled patients (each arm is the same population under
+    another treatment: contrasts between arms carry no sampling noise of their own). ``simulate`` (default
+    :func:`ketasim.trials.cohort.model_madrs`) gives the model MADRS at the visits; the placebo time course
+    (``ketasim.symptoms.placebo``, default the model in force) is applied to it per arm before rating.
     """
     simulate = simulate or model_madrs
+    placebo = placebo or PlaceboModel.shipped()
     days = np.array([v.day for v in study.visits])
-    noise = MeasurementNoise.draw(cohort.n, days.size, np.random.default_rng([cohort.seed, 2]))
+    noise = cohort.noise
+    if noise is None or noise.fluctuation.shape[1] != days.size:
+        noise = MeasurementNoise.draw(cohort.n, days.size, np.random.default_rng([cohort.seed, 2]))
+    z = cohort.placebo_z if cohort.placebo_z is not None else np.random.default_rng([cohort.seed, 7]).standard_normal(
+        cohort.n)
     alloc = _allocation(study, cohort.n, cohort.seed)
-    arm_names = study.randomisation.arms if study.randomisation else (study.arms[0].name,)
     patients = cohort.patients(params, spreads, chronic_load)
     arms: dict[str, ArmScores] = {}
-    for k, name in enumerate(arm_names):
-        rows = np.flatnonzero(alloc == k)
-        m = simulate(study.arm(name).plan, patients.take(rows), days)
+    if study.randomisation:
+        groups = [(name, np.flatnonzero(alloc == k)) for k, name in enumerate(study.randomisation.arms)]
+    else:
+        groups = [(a.name, np.arange(cohort.n)) for a in study.arms]
+    for name, rows in groups:
+        arm = study.arm(name)
+        pts = patients.take(rows)
+        m = simulate(arm.plan, pts, days)
+        frac = placebo_fraction(days, np.asarray(arm.session_days), placebo, arm.settings_at(days),
+                                placebo_multiplier(z[rows], placebo), hospital=arm.hospital)
+        m = apply_placebo(m, frac, pts.params[:, IDX["madrs_floor"]])
         scores = observe_visits(m, days, study.scale, noise.subset(rows), measurement)
         arms[name] = ArmScores(rows, scores, m)
     return arms, alloc
@@ -201,6 +230,16 @@ def compute_outcome(study: Study, spec: OutcomeSpec, arms: dict[str, ArmScores],
                                                spec.threshold))
     if kind == "mean_change":
         return E.mean_estimate(arm.scores[sel, _visit_index(study, spec.visit)] - base[sel])
+    if kind == "response_any":
+        idx = [_visit_index(study, v) for v in spec.visits]
+        return E.proportion_estimate(_responding(arm.scores[sel][:, idx], base[sel]).any(axis=1))
+    if kind == "mean_change_difference":
+        ref = arms[spec.reference_arm]  # type: ignore[index]
+        sel_ref = _selected(study, spec, ref, eligible.get(spec.reference_arm))  # type: ignore[arg-type]
+        k = _visit_index(study, spec.visit)
+        a = E.mean_estimate(arm.scores[sel, k] - base[sel])
+        b = E.mean_estimate(ref.scores[sel_ref, k] - ref.scores[sel_ref, _visit_index(study, spec.baseline_visit)])
+        return E.Estimate(a.value - b.value, a.low - b.value, a.high - b.value, min(a.n, b.n))
     if kind == "sustained_response":
         idx = [_visit_index(study, v) for v in spec.visits]
         b0 = arm.scores[sel, _visit_index(study, "baseline")]
@@ -230,15 +269,32 @@ def compute_outcome(study: Study, spec: OutcomeSpec, arms: dict[str, ArmScores],
     raise ValueError(f"outcome {spec.id}: unknown kind {kind!r}")
 
 
+def enrol_for(study: Study, n_patients: int, seed: int, *, measurement: MeasurementModel | None = None,
+              params: np.ndarray | None = None, spreads: dict[str, float] | None = None,
+              chronic_load: float | None = None) -> Cohort:
+    """The study's cohort enrolled on the observed baseline rating (:func:`~ketasim.trials.cohort.enrol_study`)."""
+    if study.visits[0].name != "baseline":
+        raise ValueError(f"study {study.id}: the first visit must be the baseline, got {study.visits[0].name!r}")
+    return enrol_study(study.population, n_patients, seed, scale=study.scale, visit_days=study_visit_days(study),
+                       measurement=measurement, params=params, spreads=spreads, chronic_load=chronic_load)
+
+
+def study_visit_days(study: Study) -> np.ndarray:
+    return np.array([v.day for v in study.visits])
+
+
 def run_study(study: Study, n_patients: int = DEFAULT_PATIENTS, seed: int = 0, *, params: np.ndarray | None = None,
               spreads: dict[str, float] | None = None, measurement: MeasurementModel | None = None,
-              cohort: Cohort | None = None, intervals: bool = True, chronic_load: float | None = None) -> StudyResult:
+              cohort: Cohort | None = None, intervals: bool = True, chronic_load: float | None = None,
+              placebo: PlaceboModel | None = None) -> StudyResult:
     """Simulate ``study`` with ``n_patients`` enrolled virtual patients (``chronic_load``: their typical chronic
-    load, default the one in force)."""
-    cohort = cohort or enrol(study.population, n_patients, seed)
+    load, default the one in force; ``placebo``: the placebo model, default the one in force). Without a
+    ``cohort``, patients are enrolled on their observed baseline rating with this measurement model."""
     measurement = measurement or MeasurementModel.shipped()
+    cohort = cohort or enrol_for(study, n_patients, seed, measurement=measurement, params=params, spreads=spreads,
+                                 chronic_load=chronic_load)
     arms, _ = simulate_study_scores(study, cohort, params=params, spreads=spreads, measurement=measurement,
-                                    chronic_load=chronic_load)
+                                    chronic_load=chronic_load, placebo=placebo)
     eligible: dict[str, np.ndarray] = {}
     randomised: dict[str, np.ndarray] = {}
     if study.randomisation is not None:
@@ -252,10 +308,11 @@ def run_study(study: Study, n_patients: int = DEFAULT_PATIENTS, seed: int = 0, *
 
 def evaluate_study(study: Study, cohort: Cohort, *, params: np.ndarray | None = None,
                    spreads: dict[str, float] | None = None, measurement: MeasurementModel | None = None,
-                   intervals: bool = True, chronic_load: float | None = None) -> StudyResult:
+                   intervals: bool = True, chronic_load: float | None = None,
+                   placebo: PlaceboModel | None = None) -> StudyResult:
     """:func:`run_study` on an already enrolled cohort (calibration: the same patients every time)."""
     return run_study(study, cohort.n, cohort.seed, params=params, spreads=spreads, measurement=measurement,
-                     cohort=cohort, intervals=intervals, chronic_load=chronic_load)
+                     cohort=cohort, intervals=intervals, chronic_load=chronic_load, placebo=placebo)
 
 
 def study_seed(study_id: str, seed: int) -> int:
@@ -266,7 +323,8 @@ def study_seed(study_id: str, seed: int) -> int:
 def target_results(result: StudyResult, targets: dict[str, Target] | None = None) -> list[TargetResult]:
     """The study's outcomes that are published targets (built-in, or ``targets`` of a user study)."""
     known = {**TARGETS_BY_ID, **(targets or {})}
-    return [TargetResult(known[k], e, result.study.id, result.n_patients)
+    arms = {o.id: o.arm or result.study.arms[0].name for o in result.study.outcomes}
+    return [TargetResult(known[k], e, result.study.id, result.n_patients, arms.get(k, ""))
             for k, e in result.outcomes.items() if k in known]
 
 
@@ -274,7 +332,7 @@ def run_trials(studies: Sequence[Study] | None = None, n_patients: int | dict[st
                seed: int = 0, *, params: np.ndarray | None = None, spreads: dict[str, float] | None = None,
                measurement: MeasurementModel | None = None, targets: dict[str, Target] | None = None,
                progress: Callable[[str], None] | None = None, chronic_load: float | None = None,
-               ) -> tuple[list[StudyResult], list[TargetResult]]:
+               placebo: PlaceboModel | None = None) -> tuple[list[StudyResult], list[TargetResult]]:
     """Run every study (default: the built-in ones) and line their outcomes up with the targets."""
     studies = list(BUILTIN_STUDIES.values()) if studies is None else list(studies)
     results: list[StudyResult] = []
@@ -282,7 +340,7 @@ def run_trials(studies: Sequence[Study] | None = None, n_patients: int | dict[st
     for st in studies:
         n = n_patients.get(st.id, DEFAULT_PATIENTS) if isinstance(n_patients, dict) else n_patients
         res = run_study(st, n, study_seed(st.id, seed), params=params, spreads=spreads, measurement=measurement,
-                        chronic_load=chronic_load)
+                        chronic_load=chronic_load, placebo=placebo)
         results.append(res)
         rows.extend(target_results(res, targets))
         if progress:

@@ -28,6 +28,7 @@ from ketasim.trials import targets as T
 OutcomeKind = Literal[
     "response_rate", "remission_rate", "mean_change", "sustained_response", "infusions_to_response",
     "relapse_median", "relapse_mean_days", "relapse_probability", "relapse_proportion", "hazard_ratio",
+    "response_any", "mean_change_difference",
 ]
 OUTCOME_KINDS: tuple[str, ...] = OutcomeKind.__args__  # type: ignore[attr-defined]
 
@@ -59,11 +60,37 @@ class PopulationSpec:
 
 @dataclass(frozen=True)
 class Arm:
-    """One treatment arm: a name and its plan."""
+    """One treatment arm: a name and its plan.
+
+    ``setting`` is the arm's placebo setting (``ketasim.symptoms.placebo``: ``open``, ``blinded_drug``,
+    ``saline``, ``midazolam``, ``placebo_spray``), changed from a plan day on by ``setting_changes`` (SUSTAIN-1:
+    open label, then blinded after randomisation); ``sessions``: plan days of the treatment sessions (doses
+    or placebo administrations; default the plan's dose days); ``hospital``: comprehensive standard of care
+    with hospitalisation.
+    """
 
     name: str
     plan: Plan
     description: str = ""
+    setting: str = "open"
+    sessions: tuple[float, ...] | None = None
+    hospital: bool = False
+    setting_changes: tuple[tuple[float, str], ...] = ()
+
+    def settings_at(self, days) -> list[str]:
+        """The placebo setting in force on each of ``days`` (``setting``, then each ``(day, setting)`` change)."""
+        out = []
+        for d in days:
+            s = self.setting
+            for day, new in self.setting_changes:
+                if d >= day:
+                    s = new
+            out.append(s)
+        return out
+
+    @property
+    def session_days(self) -> tuple[float, ...]:
+        return self.sessions if self.sessions is not None else tuple(d.day for d in self.plan.doses)
 
 
 @dataclass(frozen=True)
@@ -221,6 +248,17 @@ def _single_infusion_plan(name: str, horizon: float) -> Plan:
                 description="racemic ketamine 0.5 mg/kg IV over 40 min, once")
 
 
+def _placebo_plan(name: str, horizon: float) -> Plan:
+    return Plan(name=name, patient=Patient(), horizon_days=horizon, description="placebo (no active drug)")
+
+
+def _madrs_of(scale: str, score: float) -> float:
+    """The MADRS score that ``score`` on ``scale`` links to (``ketasim.symptoms.scales``)."""
+    from ketasim.symptoms.scales import to_madrs
+
+    return round(float(to_madrs(scale, score)), 2)
+
+
 def _series_plan(name: str, days: tuple[float, ...], horizon: float, description: str, *,
                  therapy_days: tuple[float, ...] = (), maintenance: tuple[float, ...] = ()) -> Plan:
     doses = iv_series(days) + iv_series(maintenance, phase="maintenance")
@@ -233,7 +271,9 @@ def _series_plan(name: str, days: tuple[float, ...], horizon: float, description
 ZARATE06 = Study(
     id="zarate06", title="Single ketamine infusion (crossover vs placebo), HDRS-21", citation=T.ZARATE06,
     scale="hdrs21", n_published=18,
-    arms=(Arm("ketamine", _single_infusion_plan("zarate06 ketamine", 8.0)),),
+    arms=(Arm("ketamine", _single_infusion_plan("zarate06 ketamine", 8.0), setting="blinded_drug"),
+          Arm("saline", _placebo_plan("zarate06 saline", 8.0), "saline infusion over 40 min", setting="saline",
+              sessions=(CLOCK_0900,))),
     visits=(Visit("baseline", BASELINE_DAY), Visit("40min", after_dose(0, 40 / 60)),
             Visit("80min", after_dose(0, 80 / 60)), Visit("110min", after_dose(0, 110 / 60)),
             Visit("230min", after_dose(0, 230 / 60)), Visit("day1", after_dose(1, 0)), Visit("day2", after_dose(2, 0)),
@@ -243,25 +283,32 @@ ZARATE06 = Study(
         OutcomeSpec("zarate06-q1", "remission_rate", visit="day1", threshold=7.0),
         OutcomeSpec("zarate06-r7", "response_rate", visit="day7"),
     ),
-    population=PopulationSpec(description="TRD inpatients off medication (crossover, ketamine arm)",
-                              source="Zarate 2006: HDRS-21 >= 18 at entry; severity as in the other TRD trials"),
-    notes="Rated on HDRS-21 (chained linking MADRS -> HDRS-17 -> HDRS-21); remission HDRS-21 <= 7. Only the "
-          "ketamine period of the crossover is simulated.",
+    population=PopulationSpec(description="TRD inpatients off medication (crossover)",
+                              baseline_madrs_mean=_madrs_of("hdrs21", 24.665),
+                              baseline_madrs_range=(_madrs_of("hdrs21", 18.0), 50.0),
+                              source="Zarate 2006: HDRS-21 >= 18 at entry (clinical-targets.md); mean baseline HRSD "
+                                     "24.89 / 24.44 in the two phases (Cochrane PMC8434915, evidence zarate06.yaml)"),
+    notes="Rated on HDRS-21 (chained linking MADRS -> HDRS-17 -> HDRS-21); remission HDRS-21 <= 7. The crossover "
+          "is simulated as two arms of the same virtual patients (no carry-over).",
 )
 
 # --- Murrough 2013a -------------------------------------------------------------------------------
 
 MURROUGH13A = Study(
-    id="murrough13a", title="Single ketamine infusion vs midazolam (ketamine arm)", citation=T.MURROUGH13A,
+    id="murrough13a", title="Single ketamine infusion vs midazolam", citation=T.MURROUGH13A,
     scale="madrs", n_published=47,
-    arms=(Arm("ketamine", _single_infusion_plan("murrough13a ketamine", 8.0)),),
+    arms=(Arm("ketamine", _single_infusion_plan("murrough13a ketamine", 8.0), setting="blinded_drug"),
+          Arm("midazolam", _placebo_plan("murrough13a midazolam", 8.0), "midazolam 0.045 mg/kg IV over 40 min",
+              setting="midazolam", sessions=(CLOCK_0900,))),
     visits=(Visit("baseline", BASELINE_DAY), Visit("240min", after_dose(0, 4.0)), Visit("24h", after_dose(1, 0)),
             Visit("48h", after_dose(2, 0)), Visit("72h", after_dose(3, 0)), Visit("day7", after_dose(7, 0))),
     outcomes=(
         OutcomeSpec("murrough13a-d1", "mean_change", visit="24h"),
         OutcomeSpec("murrough13a-r1", "response_rate", visit="24h"),
+        OutcomeSpec("murrough13a-mid-d1", "mean_change", arm="midazolam", visit="24h"),
+        OutcomeSpec("murrough13a-mid-r1", "response_rate", arm="midazolam", visit="24h"),
     ),
-    population=PopulationSpec(description="TRD outpatients, medication-free, ketamine arm of a 2:1 RCT"),
+    population=PopulationSpec(description="TRD outpatients, medication-free, 2:1 RCT"),
 )
 
 # --- Murrough 2013b and aan het Rot 2010 (same protocol and group) --------------------------------
@@ -421,8 +468,11 @@ _SUSTAIN_RELAPSE = RelapseRule("sustain1", threshold=22.0, gap_days=(5.0, 15.0))
 SUSTAIN1 = Study(
     id="sustain1", title="SUSTAIN-1: randomised withdrawal of esketamine nasal spray in stable remitters",
     citation=T.SUSTAIN1, scale="madrs", n_published=176,
-    arms=(Arm("continue", _sustain_plan("sustain1 continue", True), "esketamine every 2 weeks + antidepressant"),
-          Arm("placebo", _sustain_plan("sustain1 placebo", False), "placebo spray + antidepressant")),
+    arms=(Arm("continue", _sustain_plan("sustain1 continue", True), "esketamine every 2 weeks + antidepressant",
+              setting="open", setting_changes=((SUSTAIN_RANDOMISATION_DAY, "blinded_drug"),)),
+          Arm("placebo", _sustain_plan("sustain1 placebo", False), "placebo spray + antidepressant",
+              setting="open", setting_changes=((SUSTAIN_RANDOMISATION_DAY, "placebo_spray"),),
+              sessions=tuple(d.day for d in _sustain_plan("sustain1 continue", True).doses))),
     visits=_sustain_visits(),
     outcomes=(
         OutcomeSpec("sustain1-relapse-continue", "relapse_proportion", arm="continue", among="randomised",

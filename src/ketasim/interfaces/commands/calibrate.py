@@ -27,7 +27,7 @@ DEFAULT_COARSE = 0
 DEFAULT_EVALUATIONS = 500
 
 
-@app.command("calibrate")
+@app.command("calibrate-bands")
 def calibrate_command(
     coarse_evaluations: int = typer.Option(DEFAULT_COARSE, "--coarse-evaluations",
                                            help="Evaluations of the global search on smaller cohorts (0: skip)."),
@@ -58,7 +58,7 @@ def calibrate_command(
                                      help="TARGET=W: weight of one target in the discrepancy (default 1; repeatable)."),
     out: Path = typer.Option(None, "--out", help="Where to write the calibration JSON (default: shipped file)."),
 ) -> None:
-    """Calibrate the response parameters, their variabilities and the symptom fluctuation to the targets."""
+    """Legacy: fit the response parameters to the targets' bands (CMA-ES, claims as penalties); see calibrate."""
     from ketasim.trials.calibrate import (
         Calibration,
         calibrate_two_phase,
