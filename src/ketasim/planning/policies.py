@@ -46,15 +46,18 @@ from ketasim.dynamics import SG, SM, SN
 from ketasim.outcomes import days_in_remission
 from ketasim.outcomes.relapse import SUSTAIN1_THRESHOLD
 from ketasim.parameters import HOURS_PER_DAY, IDX, Parameter
-from ketasim.planning.forecast import CONFIRM_DAYS
+from ketasim.planning.observation import rating_log_likelihood
 from ketasim.planning.particles import Particles, run_particles
-from ketasim.planning.posterior import rating_log_likelihood, systematic_resample
+from ketasim.planning.posterior import systematic_resample
 from ketasim.planning.prior import EVENT_AMPLITUDE_TYPICAL, PopulationPrior, fade_days_of
+from ketasim.planning.relapse_rule import DEFAULT_RULE
 from ketasim.planning.stepping import DoseTemplate, advance, dose_templates
+from ketasim.planning.world import PlanningWorld
 from ketasim.population.patients import sample_patients
 from ketasim.symptoms.madrs import madrs
 from ketasim.symptoms.scales import MADRS_REMISSION, get_scale, madrs_to, to_madrs
 
+CONFIRM_DAYS = DEFAULT_RULE.visit_every_days  # the relapse rule on the true course (relapse_rule.latent_onset)
 INDUCTION_DAYS = (0, 2, 4, 7, 9, 11)
 VISIT_HOUR, DOSE_HOUR, THERAPY_HOUR = 9.0, 10.0, 14.0
 YEAR_DAYS = 364
@@ -216,7 +219,7 @@ class ForecastController:
         self.setting = setting
         self.cohort = cohort
         self.rng = np.random.default_rng([seed, 11])
-        self.prior = PopulationPrior()
+        self.prior = PopulationPrior(world=PlanningWorld.typical())
         self.P = setting.n_particles
         self.ready = False
 

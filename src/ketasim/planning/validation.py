@@ -29,10 +29,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ketasim.planning.forecast import BRIDGE_DAYS, forecast, relapse_onset
+from ketasim.planning.forecast import BRIDGE_DAYS, forecast
 from ketasim.planning.particles import simulate_particles
 from ketasim.planning.posterior import history_plan
 from ketasim.planning.prior import PopulationPrior
+from ketasim.planning.relapse_rule import latent_onset
 from ketasim.planning.synthetic import INDUCTION_DAYS, Schedule, make_history
 from ketasim.symptoms.scales import madrs_to, observe
 
@@ -96,7 +97,7 @@ def calibrate_forecasts(n_patients: int = 60, *, seed: int = VALIDATION_SEED, n_
         plan = history_plan(hist, include_planned=False, horizon_days=TODAY + BRIDGE_DAYS + 10)
         days = TODAY + 1 + np.arange(0, BRIDGE_DAYS + 8, dtype=float) + 9.0 / 24.0
         m, _ = simulate_particles(plan, truth, days)
-        onset_true = float(relapse_onset(days, m)[0])
+        onset_true = float(latent_onset(days, m)[0])
         horizon = TODAY + 1 + BRIDGE_DAYS
         observed = np.isfinite(onset_true) and onset_true < horizon
         t_true = (onset_true if observed else horizon) - (TODAY + 1)
