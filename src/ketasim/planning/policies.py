@@ -164,7 +164,7 @@ def make_cohort(n: int, seed: int, setting: PolicySetting) -> Cohort:
     truth = Particles(params=vp.params.copy(), pk_cl=vp.pk_cl, pk_v=vp.pk_v, pk_ka=vp.pk_ka,
                       baseline_madrs=vp.baseline_madrs, chronic_load=vp.chronic_load.copy(), acute_load_scale=scale,
                       event_amp=(EVENT_AMPLITUDE_TYPICAL.value * scale)[:, None], event_fade_days=fade[:, None],
-                      latent=np.zeros((n, 0)))
+                      latent=np.zeros((n, 0)), draw=np.zeros(n, dtype=np.int64), placebo_mult=np.ones(n))
     plan = history_plan(setting, 70.0, therapy=False, event=True, until_day=1.0)
     run = run_particles(plan, truth, np.array([0.5]), weight_kg=vp.weight_kg)
     keep = run.valid
