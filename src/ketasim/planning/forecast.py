@@ -205,10 +205,9 @@ def advice_sentences(rec: dict) -> dict[str, str]:
     risk = rec["risk_threshold"]
     cur = rec["current_estimate"]
     rule = rec["relapse_rule"]
-    if rec["already_meets_relapse_definition"]:
-        pair = ", ".join(f"{v['scale']} {v['rating']:g} on {v['date']}" for v in rule["visits"])
-        advice = (f"a session as soon as possible: the patient already meets the relapse definition "
-                  f"({rec['relapse_definition']}; {pair})")
+    met = rec["already_meets_relapse_definition"]
+    if met:
+        advice = "a session as soon as possible: the patient already meets the relapse definition"
     elif rec["next_session_date"] is None:
         advice = (f"no session needed within the forecast horizon: the chance of relapse without further doses "
                   f"stays at or below {risk:.0%}")
@@ -218,7 +217,12 @@ def advice_sentences(rec: dict) -> dict[str, str]:
         advice = (f"next session on or before {rec['next_session_date']}: until then the chance of relapse without "
                   f"a session stays at or below {risk:.0%} "
                   f"(forecast {rec['p_relapse_by_next_session_date']:.0%})")
-    headline = (f"{label} now about {cur['median']:.0f} (80% range {cur['q10']:.0f}-{cur['q90']:.0f}); {advice}.")
+    if met:
+        pair = " and ".join(f"{v['scale']} {v['rating']:g} on {v['date']}" for v in rule["visits"])
+        headline = (f"The last two visits ({pair}) already meet the relapse definition ({rec['relapse_definition']}):"
+                    " a session as soon as possible.")
+    else:
+        headline = f"{label} now about {cur['median']:.0f} (80% range {cur['q10']:.0f}-{cur['q90']:.0f}); {advice}."
     last = rec["last_observed"]
     lo, hi = last["band_80"]
     where = {"inside": "inside", "above": "above", "below": "below"}[last["position"]]
