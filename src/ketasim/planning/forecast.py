@@ -567,6 +567,39 @@ def plot_forecast(fc: Forecast, path: str | None = None):
     return fig
 
 
+def plot_intervals(fc: Forecast, path: str | None = None):
+    """Which interval keeps this patient well: days in remission and relapses per year against sessions per
+    year, one point per interval with its 80% range."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = fc.intervals or []
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, key, title in ((axes[0], "days_in_remission", "days in remission in the next year"),
+                           (axes[1], "relapses", "relapses in the next year")):
+        x = [r["sessions_per_year"] for r in rows]
+        m = [r[key]["mean"] for r in rows]
+        lo = [r[key]["mean"] - r[key]["q10"] for r in rows]
+        hi = [r[key]["q90"] - r[key]["mean"] for r in rows]
+        ax.errorbar(x, m, yerr=[lo, hi], fmt="o-", capsize=3, color="tab:blue")
+        for r, xi, mi in zip(rows, x, m, strict=True):
+            ax.annotate(f"every {r['interval_days']} d", (xi, mi), textcoords="offset points", xytext=(4, 4),
+                        fontsize=7)
+        ax.set_xlabel("sessions in the next year")
+        ax.set_ylabel(title + " (mean, 80% range)")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{fc.history.name}: which maintenance interval keeps this patient well", fontsize=10)
+    fig.text(0.01, 0.005, "ketasim: research and decision-support software, not a medical device; not medical advice.",
+             fontsize=7, color="gray")
+    fig.tight_layout(rect=(0, 0.03, 1, 0.95))
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
+
+
 def _to_madrs(e) -> float:
     from ketasim.symptoms.scales import to_madrs
 

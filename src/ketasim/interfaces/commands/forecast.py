@@ -3,8 +3,10 @@
 Reads the patient's event log (CSV or YAML, see ``ketasim.planning.history``), weights virtual
 patients of the calibrated population by how well they reproduce the patient's own scores, and
 writes ``DIR/forecast.csv`` (daily predicted score with 50/80/95% bands and the relapse risk),
-``DIR/forecast.png`` (past scores, doses and the banded forecast) and ``DIR/recommendation.json``
-(next session date, relapse risk by date, bridge probability, and the decision-support statement).
+``DIR/forecast.png`` (past scores, doses and the banded forecast), ``DIR/intervals.csv`` and
+``DIR/intervals.png`` (which maintenance interval keeps this patient well) and ``DIR/recommendation.json``
+(schema ``ketasim/data/recommendation.schema.json``: next session date, relapse risk by date, bridge
+probability, the intervals, and the decision-support statement).
 """
 
 from __future__ import annotations
@@ -22,10 +24,18 @@ from ketasim.interfaces.cli import app
 
 def run_forecast(history_file: Path, out: Path, *, today: str | None = None, risk: float = 0.10,
                  horizon_days: int = 182, particles: int = 2000, every_days: float | None = None,
-                 dose_mg: float | None = None, seed: int = 0, figure: bool = True) -> dict[str, Any]:
+                 dose_mg: float | None = None, seed: int = 0, figure: bool = True, draws: int = 100,
+                 typical: bool = False) -> dict[str, Any]:
     """Forecast for the history in ``history_file``; write the three outputs to ``out``; return the recommendation."""
-    from ketasim.planning.forecast import forecast, plot_forecast, with_extra_maintenance
+    from ketasim.planning.forecast import (
+        forecast,
+        interval_rows_flat,
+        plot_forecast,
+        plot_intervals,
+        with_extra_maintenance,
+    )
     from ketasim.planning.history import read_history
+    from ketasim.planning.world import world_for
 
     history = read_history(history_file, today=today)
     if particles < 100:
@@ -39,7 +49,10 @@ def run_forecast(history_file: Path, out: Path, *, today: str | None = None, ris
         if not 1 <= every_days <= 180:
             raise PlanError("--every", every_days, "1-180 days between planned maintenance sessions")
         extra = with_extra_maintenance(history, every_days, dose_mg=dose_mg, horizon_days=horizon_days)
-    fc = forecast(history, horizon_days=horizon_days, risk=risk, n_particles=particles, extra_doses=extra, seed=seed)
+    if not typical and not 1 <= draws <= 400:
+        raise PlanError("--draws", draws, "1-400 draws of the shipped posterior")
+    fc = forecast(history, horizon_days=horizon_days, risk=risk, n_particles=particles, extra_doses=extra, seed=seed,
+                  world=world_for(draws, typical=typical), interval_dose_mg=dose_mg)
     out.mkdir(parents=True, exist_ok=True)
     table = fc.table()
     table["date"] = [d.isoformat() for d in table["date"]]
@@ -47,9 +60,13 @@ def run_forecast(history_file: Path, out: Path, *, today: str | None = None, ris
     table.to_csv(out / "forecast.csv", index=False, float_format="%.4g")
     rec = fc.recommendation()
     rec["history_file"] = str(history_file)
+    import pandas as pd
+
+    pd.DataFrame(interval_rows_flat(fc.intervals or [])).to_csv(out / "intervals.csv", index=False)
     (out / "recommendation.json").write_text(json.dumps(rec, indent=2))
     if figure:
         plot_forecast(fc, str(out / "forecast.png"))
+        plot_intervals(fc, str(out / "intervals.png"))
     return rec
 
 
@@ -67,6 +84,9 @@ def forecast_command(
                                   "the amount of the last dose); checked against the published limits for the "
                                   "patient's weight."),
     seed: int = typer.Option(0, help="Random seed."),
+    draws: int = typer.Option(100, help="Draws of the shipped posterior over the population parameters (1-400)."),
+    typical: bool = typer.Option(False, "--typical", help="Population parameters at the point estimate (no "
+                                 "parameter uncertainty)."),
 ) -> None:
     """Forecast one patient's scores from their own history, and recommend the next maintenance session.
 
@@ -75,14 +95,29 @@ def forecast_command(
     console = Console()
     with console.status("fitting the patient's posterior and forecasting..."):
         rec = run_forecast(history, out, today=today, risk=risk, horizon_days=horizon, particles=particles,
-                           every_days=every, dose_mg=dose_mg, seed=seed)
+                           every_days=every, dose_mg=dose_mg, seed=seed, draws=draws, typical=typical)
     console.print(f"[bold]{rec['patient']}[/bold] (today {rec['today']}, {rec['scale']})")
-    cur = rec["current_madrs_estimate"]
-    console.print(f"  current MADRS estimate: {cur['median']} (80%: {cur['q10']}-{cur['q90']})")
-    console.print(f"  {rec['next_session_advice']}")
-    console.print(f"  bridge probability (no relapse for 6 months without further doses): "
-                  f"{rec['bridge_probability']:.0%}")
-    console.print(f"  wrote {out / 'forecast.csv'}, {out / 'forecast.png'}, {out / 'recommendation.json'}")
+    console.print(f"  {rec['headline']}")
+    console.print(f"  {rec['last_observed']['note']}")
+    console.print(f"  relapse: {rec['relapse_definition']}")
+    console.print(f"  chance of no relapse for 6 months without further doses: {rec['bridge_probability']:.0%}")
+    if rec["intervals"]:
+        from rich.table import Table
+
+        t = Table(title="Which interval keeps this patient well (next year, 80% ranges)")
+        for col in ("session every", "sessions", "days in remission", "relapses", "chance of any relapse"):
+            t.add_column(col, justify="right")
+        for r in rec["intervals"]:
+            rem, rel = r["days_in_remission"], r["relapses"]
+            t.add_row(f"{r['interval_days']} days", f"{r['sessions_per_year']:.0f}",
+                      f"{rem['mean']:.0f} ({rem['q10']:.0f}-{rem['q90']:.0f})",
+                      f"{rel['mean']:.1f} ({rel['q10']:.0f}-{rel['q90']:.0f})", f"{r['p_any_relapse']:.0%}")
+        console.print(t)
+    p = rec["posterior"]
+    console.print(f"  from {p['particles_simulated']} virtual patients over {p['population_draws']} population draws "
+                  f"(effective sample size {p['effective_sample_size']:g})")
+    console.print(f"  wrote {out / 'forecast.csv'}, {out / 'forecast.png'}, {out / 'intervals.csv'}, "
+                  f"{out / 'intervals.png'}, {out / 'recommendation.json'}")
     if rec.get("allow_off_label"):
         console.print("  [yellow]doses outside published ranges were allowed[/yellow]")
     console.print(f"[dim]{rec['disclaimer']}[/dim]")
