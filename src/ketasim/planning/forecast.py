@@ -86,6 +86,7 @@ class Forecast:
     current_on_scale: tuple[float, float, float] = (math.nan, math.nan, math.nan)  # q10, median, q90 on ``scale``
     past_fit: dict[str, np.ndarray] = field(default_factory=dict)
     intervals: list[dict] | None = None
+    rating_paths: np.ndarray | None = None  # simulated ratings under the planned treatment (N x K x days), on scale
 
     @property
     def today_day(self) -> float:
@@ -398,7 +399,8 @@ def forecast(history: PatientHistory, posterior: IndividualPosterior | None = No
                     onset_planned=onset_plan, onset_no_dose=onset_none, weights=w, risk=risk,
                     recommended_day=recommended, bridge_probability=bridge, bridge_days=bridge_days,
                     planned_doses=future_doses, rule=rule, assessment=assessment, paths_per_particle=K,
-                    current_latent_madrs=s0, current_on_scale=cur_scale, past_fit=past_fit, intervals=table)
+                    current_latent_madrs=s0, current_on_scale=cur_scale, past_fit=past_fit, intervals=table,
+                    rating_paths=planned.y[:, :, :H].astype(np.float32))
 
 
 def _past_fit(history: PatientHistory, posterior: IndividualPosterior, parts: Particles, src: np.ndarray,
