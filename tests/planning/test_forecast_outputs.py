@@ -44,6 +44,9 @@ def check_consistent(rec: dict) -> None:
     jsonschema.validate(rec, SCHEMA)
     s = advice_sentences(rec)
     assert rec["headline"] == s["headline"] and rec["next_session_advice"] == s["advice"]
+    assert rec["interval_advice"] == s["intervals"]
+    for t in rec["interval_tradeoff"]:
+        assert f"every {t['interval_days']} days" == t["best"]
     assert rec["scale"] in rec["headline"]
     risks = [r["p_relapse_no_further_dose"] for r in rec["relapse_risk_by_date"]]
     if rec["already_meets_relapse_definition"]:
@@ -118,6 +121,10 @@ def test_phq9_history_by_hand(tmp_path: Path, case: str) -> None:
         for key in ("days_in_remission", "relapses"):
             assert r[key]["q10"] <= r[key]["mean"] <= r[key]["q90"]
         assert 0 <= r["days_in_remission"]["mean"] <= 364
+    # the trade-off: a dearer session never picks a shorter interval
+    picks = [t["interval_days"] for t in rec["interval_tradeoff"]]
+    assert picks == sorted(picks) and rec["interval_tradeoff"][0]["lambda"] == 0.0
+    assert f"every {picks[2]} days" in rec["interval_advice"]
 
 
 def test_mixed_routes_history(tmp_path: Path) -> None:

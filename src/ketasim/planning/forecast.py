@@ -39,6 +39,7 @@ from ketasim.planning.observation import rate, sample_fluctuation, symptom_level
 from ketasim.planning.particles import Particles, simulate_particles
 from ketasim.planning.posterior import IndividualPosterior, fit_posterior, history_plan, systematic_resample
 from ketasim.planning.relapse_rule import DEFAULT_RULE, RelapseAssessment, RelapseRule, assess_relapse, visits_of
+from ketasim.planning.utility import best_interval
 from ketasim.planning.world import PlanningWorld
 from ketasim.symptoms.scales import MADRS_REMISSION, get_scale, madrs_to
 
@@ -184,6 +185,7 @@ class Forecast:
                 {"date": self.date(d.day).isoformat(), "dose_mg": d.amount_mg, "route": d.route}
                 for d in self.planned_doses],
             "intervals": self.intervals,
+            "interval_tradeoff": best_interval(self.intervals or []),
             "posterior": {"particles_simulated": post.n_simulated,
                           "effective_sample_size": round(post.ess, 1), "stages": post.stages,
                           "particles_forecast": int(self.weights.size),
@@ -197,6 +199,7 @@ class Forecast:
         out["headline"] = sentences["headline"]
         out["next_session_advice"] = sentences["advice"]
         out["last_observed"]["note"] = sentences["last_observed"]
+        out["interval_advice"] = sentences["intervals"]
         return out
 
 
@@ -231,7 +234,16 @@ def advice_sentences(rec: dict) -> dict[str, str]:
            f"that day ({lo:.0f}-{hi:.0f})"
     note += {"inside": ".", "above": ": the patient is doing worse than the model expects.",
              "below": ": the patient is doing better than the model expects."}[last["position"]]
-    return {"headline": headline, "advice": advice, "last_observed": note}
+    trade = {t["lambda"]: t for t in rec.get("interval_tradeoff") or []}
+    if trade:
+        low, high = trade.get(1.0, next(iter(trade.values()))), trade.get(4.0, list(trade.values())[-1])
+        intervals = (f"Most benefit for the sessions given: every {low['interval_days']} days if a session is worth "
+                     f"giving up about {low['lambda']:g} day in remission, every {high['interval_days']} days if "
+                     f"about {high['lambda']:g} days (table of intervals: expected days in remission, relapses and "
+                     "sessions in the next year).")
+    else:
+        intervals = "The table of intervals was not computed for this forecast."
+    return {"headline": headline, "advice": advice, "last_observed": note, "intervals": intervals}
 
 
 def weighted_quantile_1d(x: np.ndarray, w: np.ndarray, qs) -> list[float]:
