@@ -129,7 +129,8 @@ def test_phq9_history_by_hand(tmp_path: Path, case: str) -> None:
 
 def test_mixed_routes_history(tmp_path: Path) -> None:
     # IV racemic ketamine induction, then esketamine nasal spray at home: both drugs drive the forecast
-    spray = "2025-01-06 08:00,treatment,,,,,,,,,,,antidepressant\n" + "".join(f"2025-02-{d:02d} 10:00,dose,,,intranasal,56,,,,,esketamine,,\n" for d in (3, 10))
+    spray = "2025-01-06 08:00,treatment,,,,,,,,,,,antidepressant\n"  # esketamine is labelled with one
+    spray += "".join(f"2025-02-{d:02d} 10:00,dose,,,intranasal,56,,,,,esketamine,,\n" for d in (3, 10))
     base = [("2025-01-20", 6), ("2025-01-27", 9), ("2025-02-17", 8)]
     h_both = phq9_history(tmp_path, "both", base, extra=spray)
     h_iv = phq9_history(tmp_path, "iv", base, extra=spray.splitlines(keepends=True)[0])

@@ -14,9 +14,10 @@ def test_frontier_moves_to_fewer_sessions_as_they_cost_more() -> None:
     rem = np.array([300.0, 280.0, 200.0])
     sessions = np.array([52.0, 26.0, 9.0])
     best = [r["best"] for r in frontier(names, rem, sessions, lambdas=(0.0, 1.0, 3.0, 10.0))]
-    assert best == ["weekly", "every 2 weeks", "every 6 weeks", "every 6 weeks"]
-    # hours of monitoring make a session dearer: with w_h > 0 the choice moves earlier to fewer sessions
-    assert frontier(names, rem, sessions, lambdas=(1.0,), w_h=1.0)[0]["best"] == "every 6 weeks"
+    assert best == ["weekly", "every 2 weeks", "every 2 weeks", "every 6 weeks"]
+    # hours of monitoring make a session dearer: with w_h > 0 the same lambda picks fewer sessions
+    assert frontier(names, rem, sessions, lambdas=(2.0,))[0]["best"] == "every 2 weeks"
+    assert frontier(names, rem, sessions, lambdas=(2.0,), w_h=1.0)[0]["best"] == "every 6 weeks"
     assert Tradeoff(2.0).utility(300.0, 52.0) == pytest.approx(196.0)
 
 
