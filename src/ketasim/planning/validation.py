@@ -457,6 +457,23 @@ def _verdicts(summ: pd.DataFrame) -> list[str]:
     return out
 
 
+def _relapse_verdicts(rel: pd.DataFrame) -> list[str]:
+    out = []
+    for _, r in rel.iterrows():
+        better = [wk for wk in HORIZON_WEEKS if r[f"Brier {wk} w"] < r[f"Brier KM {wk} w"]]
+        word = ("a lower Brier score than the Kaplan-Meier curve at " + ", ".join(f"{w}" for w in better) + " weeks"
+                if better else "no lower Brier score than the Kaplan-Meier curve")
+        out.append(f"* **{r.scenario}**: {word}; C-index {r['C-index']:.2f}.")
+    return out
+
+
+def _misses(summ: pd.DataFrame) -> str:
+    f = summ[summ.method == "forecaster"]
+    miss = [f"{r.scenario} ({r['in 80%']:.0%}: bands too {'narrow' if r['in 80%'] < 0.75 else 'wide'})"
+            for _, r in f.iterrows() if not 0.75 <= r["in 80%"] <= 0.85]
+    return "; ".join(miss) if miss else "none"
+
+
 def write_report(path: Path, res: ValidationResult, speed: dict | None = None, command: str = "") -> None:
     """docs/forecasting.md: the method, the validation numbers, the misses (figure beside it)."""
     fig_dir = path.parent / "forecasting"
@@ -571,6 +588,10 @@ def write_report(path: Path, res: ValidationResult, speed: dict | None = None, c
         "",
         _md_table(rel, {"relapsed by 12 w": ".0%", "Brier 4 w": ".3f", "Brier KM 4 w": ".3f", "Brier 8 w": ".3f",
                         "Brier KM 8 w": ".3f", "Brier 12 w": ".3f", "Brier KM 12 w": ".3f", "C-index": ".2f"}),
+        "",
+        *_relapse_verdicts(rel),
+        "",
+        "**Misses** (80% coverage of the forecaster outside 75-85%): " + _misses(summ) + ".",
         "",
         "![validation](forecasting/validation.png)",
         "",
