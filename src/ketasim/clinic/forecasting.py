@@ -160,6 +160,7 @@ def result_from_forecast(fc: Any, history: PatientHistory) -> dict[str, Any]:
         "warnings": rec["warnings"],
         "allow_off_label": rec["allow_off_label"],
         "intervals": rec["intervals"],
+        "interval_advice": rec["interval_advice"],
         "disclaimer": DISCLAIMER,
     }
 

@@ -113,6 +113,7 @@ def forecast_command(
                       f"{rem['mean']:.0f} ({rem['q10']:.0f}-{rem['q90']:.0f})",
                       f"{rel['mean']:.1f} ({rel['q10']:.0f}-{rel['q90']:.0f})", f"{r['p_any_relapse']:.0%}")
         console.print(t)
+        console.print(f"  {rec['interval_advice']}")
     p = rec["posterior"]
     console.print(f"  from {p['particles_simulated']} virtual patients over {p['population_draws']} population draws "
                   f"(effective sample size {p['effective_sample_size']:g})")
