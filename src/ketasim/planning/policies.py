@@ -573,3 +573,33 @@ def plot_policies(res: PolicyResults, path: str | None = None):
         fig.savefig(path, dpi=120)
         plt.close(fig)
     return fig
+
+
+def policy_frontier(res: PolicyResults, lambdas: tuple[float, ...] | None = None, w_h: float = 0.0) -> pd.DataFrame:
+    """The trade-off stated (``utility.py``): for each ``lambda``, every policy's mean utility per patient
+    (days in remission - lambda x (infusions + w_h x hours)), with its standard error, the best policy, and the
+    *oracle*: for each patient the fixed interval (same therapy arm) that is best for that patient's true
+    course, known in hindsight: its excess over the best single fixed interval is the value of knowing the
+    patient perfectly (an upper bound for any personalised interval)."""
+    from ketasim.planning.utility import DEFAULT_LAMBDAS, Tradeoff
+
+    lambdas = DEFAULT_LAMBDAS if lambdas is None else lambdas
+    per = res.patients
+    out = []
+    for lam in lambdas:
+        t = Tradeoff(float(lam), w_h)
+        u = per.assign(utility=t.utility(per.days_in_remission.to_numpy(), per.infusions.to_numpy()))
+        rows = []
+        for name, g in u.groupby("policy", sort=False):
+            rows.append({"lambda": float(lam), "w_h": w_h, "policy": name, "utility": float(g.utility.mean()),
+                         "utility_se": float(g.utility.std(ddof=1) / math.sqrt(len(g))) if len(g) > 1 else math.nan})
+        for therapy, g in u[u.kind == "fixed"].groupby("therapy"):
+            best = g.groupby("patient").utility.max()
+            rows.append({"lambda": float(lam), "w_h": w_h, "policy": "oracle fixed interval" + (
+                " + therapy" if therapy else ""), "utility": float(best.mean()),
+                "utility_se": float(best.std(ddof=1) / math.sqrt(len(best))) if len(best) > 1 else math.nan})
+        df = pd.DataFrame(rows)
+        real = df[~df.policy.str.startswith("oracle")]
+        df["best"] = df.policy == real.loc[real.utility.idxmax(), "policy"]
+        out.append(df)
+    return pd.concat(out, ignore_index=True)
