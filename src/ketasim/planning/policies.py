@@ -43,6 +43,7 @@ import pandas as pd
 
 from ketasim.dosing.plan import Dose, LifeEvent, Patient, Plan
 from ketasim.dynamics import SG, SM, SN
+from ketasim.errors import PlanError
 from ketasim.outcomes import days_in_remission
 from ketasim.outcomes.relapse import SUSTAIN1_THRESHOLD
 from ketasim.parameters import HOURS_PER_DAY, IDX, Parameter
@@ -482,7 +483,13 @@ def simulate_policies(policies: list[Policy] | None = None, *, n_patients: int =
         if progress is not None:
             progress(j + 1, visits.size)
     daily[:, setting.days] = _madrs_rows(Y, rows.params)
-    return _summarise(policies, setting, c, daily, doses, therapy_arm, n, seed)
+    res = _summarise(policies, setting, c, daily, doses, therapy_arm, n, seed)
+    k0 = next((k for k, p in enumerate(policies) if not p.therapy), None)
+    if k0 is not None:  # every arm without therapy sees the same ratings until the end of induction
+        n_ind = int(np.sum(visits <= INDUCTION_DAYS[-1] + 3))
+        res.trajectories.update({"induction_ratings": score_hist[k0 * n:(k0 + 1) * n, :n_ind].copy(),
+                                 "induction_visits": visits[:n_ind].copy(), "weight_kg": c.weight_kg.copy()})
+    return res
 
 
 def _summarise(policies: list[Policy], setting: PolicySetting, c: Cohort, daily: np.ndarray, doses: np.ndarray,
@@ -603,3 +610,59 @@ def policy_frontier(res: PolicyResults, lambdas: tuple[float, ...] | None = None
         df["best"] = df.policy == real.loc[real.utility.idxmax(), "policy"]
         out.append(df)
     return pd.concat(out, ignore_index=True)
+
+
+def personalised_choices(res: PolicyResults, lambdas: tuple[float, ...] | None = None, *,
+                         intervals: tuple[int, ...] = (7, 14, 21, 28), n_particles: int = 1000,
+                         progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """The personalised fixed interval: for each virtual patient, the forecaster's posterior after induction
+    (PHQ-9 ratings of the induction visits, as the clinic records them; a life event of the truth is not recorded)
+    and its intervals table give, for each ``lambda``, the interval with the most expected utility
+    (``utility.best_interval``); the patient's outcome is that of the same patient under that fixed interval.
+    Rows: lambda, patient, chosen interval."""
+    import datetime as dt
+
+    from ketasim.planning.forecast import interval_table
+    from ketasim.planning.history import HistoryEvent, PatientHistory
+    from ketasim.planning.posterior import fit_posterior
+    from ketasim.planning.utility import DEFAULT_LAMBDAS, best_interval
+
+    lambdas = DEFAULT_LAMBDAS if lambdas is None else lambdas
+    tr = res.trajectories
+    if "induction_ratings" not in tr:
+        raise PlanError("policies", "no arm without therapy", "a fixed-interval policy without therapy")
+    t0 = dt.datetime(2025, 1, 6)
+    out = []
+    for i in range(res.n_patients):
+        w = float(tr["weight_kg"][i])
+        ev = [HistoryEvent(t0 + dt.timedelta(days=float(d), hours=DOSE_HOUR), "dose", route="iv", drug="racemic",
+                           dose_mg=round(res.setting.mg_per_kg * w, 1), duration_min=40.0) for d in INDUCTION_DAYS]
+        ev += [HistoryEvent(t0 + dt.timedelta(days=float(d), hours=VISIT_HOUR), "score", scale="phq9", value=float(y))
+               for d, y in zip(tr["induction_visits"], tr["induction_ratings"][i], strict=True)]
+        today = (t0 + dt.timedelta(days=float(tr["induction_visits"][-1]))).date()
+        h = PatientHistory(weight_kg=w, events=tuple(sorted(ev, key=lambda e: e.when)), name=f"virtual {i}",
+                           today=today)
+        post = fit_posterior(h, n_particles=n_particles, seed=res.seed + i)
+        for choice in best_interval(interval_table(h, post, intervals=intervals, seed=res.seed + i), lambdas):
+            out.append({"lambda": choice["lambda"], "patient": i, "interval_days": choice["interval_days"]})
+        if progress is not None:
+            progress(i + 1, res.n_patients)
+    return pd.DataFrame(out)
+
+
+def personalised_frontier(res: PolicyResults, choices: pd.DataFrame, w_h: float = 0.0) -> pd.DataFrame:
+    """Mean utility per ``lambda`` of the personalised fixed interval (``personalised_choices``), read from the
+    same patients' outcomes under the fixed-interval policies without therapy."""
+    from ketasim.planning.utility import Tradeoff
+
+    per = res.patients[(res.patients.kind == "fixed") & ~res.patients.therapy]
+    by = {int(round(float(p.split()[1]))): g.set_index("patient") for p, g in per.groupby("policy")}
+    rows = []
+    for lam, g in choices.groupby("lambda"):
+        t = Tradeoff(float(lam), w_h)
+        u = np.array([float(t.utility(by[int(k)].loc[i, "days_in_remission"], by[int(k)].loc[i, "infusions"]))
+                      for i, k in zip(g.patient, g.interval_days, strict=True)])
+        rows.append({"lambda": float(lam), "w_h": w_h, "policy": "personalised fixed interval",
+                     "utility": float(u.mean()), "utility_se": float(u.std(ddof=1) / math.sqrt(u.size)),
+                     "best": False, "mean_interval_days": float(g.interval_days.mean())})
+    return pd.DataFrame(rows)
