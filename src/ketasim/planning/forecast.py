@@ -37,7 +37,13 @@ from ketasim.errors import PlanError
 from ketasim.planning.history import SCALE_NAMES, PatientHistory
 from ketasim.planning.observation import rate, sample_fluctuation, symptom_level, with_placebo
 from ketasim.planning.particles import Particles, simulate_particles
-from ketasim.planning.posterior import IndividualPosterior, fit_posterior, history_plan, systematic_resample
+from ketasim.planning.posterior import (
+    IndividualPosterior,
+    fit_posterior,
+    history_plan,
+    session_days,
+    systematic_resample,
+)
 from ketasim.planning.relapse_rule import DEFAULT_RULE, RelapseAssessment, RelapseRule, assess_relapse, visits_of
 from ketasim.planning.utility import best_interval
 from ketasim.planning.world import PlanningWorld
@@ -353,8 +359,6 @@ def forecast(history: PatientHistory, posterior: IndividualPosterior | None = No
     end = float(math.ceil(days[-1] + 1))
     future_doses = tuple(sorted((*history.doses(past=False), *extra_doses), key=lambda d: d.day))
     future_therapy = (*history.therapy_days(past=False), *extra_therapy_days)
-    from ketasim.planning.posterior import session_days
-
     plan_none = history_plan(history, include_planned=False, horizon_days=end)
     none = continue_paths(posterior, parts, src, plan_none, session_days(history), days, scale, K, rng)
     if future_doses or future_therapy:
@@ -419,8 +423,6 @@ def _past_fit(history: PatientHistory, posterior: IndividualPosterior, parts: Pa
               w: np.ndarray, scale: str, rng: np.random.Generator, n_paths: int = 8) -> dict[str, np.ndarray]:
     """Posterior predictive 80% range of a rating on ``scale`` at each observed score time (fluctuation at its
     stationary spread, rater error included): what the model expects a rating there to be."""
-    from ketasim.planning.posterior import session_days
-
     pdays = np.array([history.day_of(e.when) for e in history.scores])
     plan = history_plan(history, include_planned=False)
     m, _ = simulate_particles(plan, parts, pdays)
@@ -442,8 +444,6 @@ def interval_table(history: PatientHistory, posterior: IndividualPosterior, *,
     the expected days in remission (symptom level at MADRS <= 10), relapse episodes (the rule on weekly visits;
     a new episode needs a visit below the relapse level first) and sessions, each with its 80% interval over the
     patient's posterior predictive paths."""
-    from ketasim.planning.posterior import session_days
-
     scale = scale or history.scores[-1].scale
     rng = np.random.default_rng([seed, 12])
     idx = systematic_resample(posterior.weights, n_particles, rng)

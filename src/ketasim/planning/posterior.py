@@ -35,6 +35,7 @@ from ketasim.engine.compile import pk_model_name
 from ketasim.errors import PlanError
 from ketasim.parameters import IDX
 from ketasim.planning.history import PatientHistory
+from ketasim.planning.mixed_drugs import drugs_of
 from ketasim.planning.observation import fluctuation_of, kalman_filter, with_placebo
 from ketasim.planning.particles import Particles, simulate_particles
 from ketasim.planning.prior import EVENT_AMPLITUDE_TYPICAL, PopulationPrior
@@ -82,8 +83,6 @@ def prior_for(history: PatientHistory, world: PlanningWorld | None = None) -> Po
     (with two drugs: racemic ketamine's)."""
     world = world or default_world()
     plan = history_plan(history, include_planned=True)
-    from ketasim.planning.mixed_drugs import drugs_of
-
     drugs = drugs_of(plan)
     if len(drugs) > 1:
         plan = Plan(**{**plan.__dict__, "doses": tuple(d for d in plan.doses if d.drug == drugs[0])})
