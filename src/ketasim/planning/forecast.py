@@ -160,7 +160,7 @@ class Forecast:
             warnings.append(f"the record mixes scales ({', '.join(scales)}): each rating is compared with the relapse "
                             "level of its own scale")
         last = self.history.scores[-1]
-        lo, hi = self.past_fit["q0.1"][-1], self.past_fit["q0.9"][-1]
+        lo, hi = self.past_fit["last_q0.1"], self.past_fit["last_q0.9"]
         band_lo, band_hi = float(math.floor(lo)), float(math.ceil(hi))
         position = "inside" if band_lo <= last.value <= band_hi else ("above" if last.value > band_hi else "below")
         assessment = self.assessment or assess_relapse(self.history, self.scale, self.rule)
@@ -422,7 +422,8 @@ def forecast(history: PatientHistory, posterior: IndividualPosterior | None = No
 def _past_fit(history: PatientHistory, posterior: IndividualPosterior, parts: Particles, src: np.ndarray,
               w: np.ndarray, scale: str, rng: np.random.Generator, n_paths: int = 8) -> dict[str, np.ndarray]:
     """Posterior predictive 80% range of a rating on ``scale`` at each observed score time (fluctuation at its
-    stationary spread, rater error included): what the model expects a rating there to be."""
+    stationary spread, rater error included): what the model expects a rating there to be; ``last_q0.1`` and
+    ``last_q0.9``: the same for the last score on its own scale."""
     pdays = np.array([history.day_of(e.when) for e in history.scores])
     plan = history_plan(history, include_planned=False)
     m, _ = simulate_particles(plan, parts, pdays)
@@ -430,9 +431,15 @@ def _past_fit(history: PatientHistory, posterior: IndividualPosterior, parts: Pa
     x = with_placebo(m, pdays, session_days(history), parts, world)
     sd = world.fluctuation_sd[parts.draw]
     f = sd[:, None, None] * rng.standard_normal((len(parts), n_paths, pdays.size))
-    y = rate(scale, symptom_level(x, f), world.noise_scale[parts.draw], rng)
-    q = weighted_quantiles(y.reshape(-1, pdays.size), np.repeat(w / n_paths, n_paths), (0.1, 0.5, 0.9))
-    return {"day": pdays, "q0.1": q[0], "q0.5": q[1], "q0.9": q[2]}
+    s = symptom_level(x, f)
+    y = rate(scale, s, world.noise_scale[parts.draw], rng)
+    wp = np.repeat(w / n_paths, n_paths)
+    q = weighted_quantiles(y.reshape(-1, pdays.size), wp, (0.1, 0.5, 0.9))
+    # the last score on its own scale (a mixed record's last rating may be on another scale than the headline's)
+    last = history.scores[-1].scale
+    y_last = rate(last, s[:, :, -1:], world.noise_scale[parts.draw], rng).reshape(-1, 1)
+    ql = weighted_quantiles(y_last, wp, (0.1, 0.9))[:, 0]
+    return {"day": pdays, "q0.1": q[0], "q0.5": q[1], "q0.9": q[2], "last_q0.1": ql[0], "last_q0.9": ql[1]}
 
 
 def interval_table(history: PatientHistory, posterior: IndividualPosterior, *,
