@@ -563,8 +563,11 @@ def plot_forecast(fc: Forecast, path: str | None = None):
     ax.set_ylim(spec.range[0], ymax)
     ax.set_ylabel(f"{label} score")
     rec = fc.recommended_date
+    advice = fc.recommendation()["next_session_advice"]  # the title says what the JSON says
     if fc.already_relapsed:
         nxt = "as soon as possible (already meets the relapse definition)"
+    elif advice.startswith("a session as soon as possible"):
+        nxt = "as soon as possible"
     else:
         nxt = "by " + rec.isoformat() if rec else "not needed within the horizon"
     ax.set_title(f"{h.name}: forecast from the patient's own scores  |  next session {nxt}  |  "
