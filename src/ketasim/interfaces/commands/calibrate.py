@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ketasim.errors import PlanError
-from ketasim.interfaces.cli import app
+from ketasim.interfaces.app import app
 
 DEFAULT_COARSE = 0
 DEFAULT_EVALUATIONS = 500

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ketasim.errors import KetasimError, PlanError
-from ketasim.interfaces.cli import app
+from ketasim.interfaces.app import app
 
 # Panels of the comparison figure: (title, example names). Examples missing from a run are skipped.
 COMPARISONS: tuple[tuple[str, tuple[str, ...]], ...] = (

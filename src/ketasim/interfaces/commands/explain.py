@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from ketasim.interfaces.cli import app
+from ketasim.interfaces.app import app
 from ketasim.interfaces.commands.simulate import parse_overrides
 from ketasim.parameters import vector_with
 

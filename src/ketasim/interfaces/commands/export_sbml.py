@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from ketasim import DISCLAIMER
-from ketasim.interfaces.cli import app
+from ketasim.interfaces.app import app
 
 
 @app.command("export-sbml")

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from ketasim.errors import PlanError
-from ketasim.interfaces.cli import app
+from ketasim.interfaces.app import app
 
 
 def run_forecast(history_file: Path, out: Path, *, today: str | None = None, risk: float = 0.10,

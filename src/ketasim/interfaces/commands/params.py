@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ketasim.interfaces.cli import app
+from ketasim.interfaces.app import app
 from ketasim.parameters import all_parameters
 
 

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ketasim.errors import PlanError
-from ketasim.interfaces.cli import app
+from ketasim.interfaces.app import app
 
 
 def run_policies(out: Path, *, patients: int = 100, seed: int = 0, particles: int = 32, therapy: bool = True,

@@ -23,27 +23,53 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from ketasim.errors import PlanError
-from ketasim.interfaces.cli import app
+from ketasim.errors import OptionError
+from ketasim.interfaces.app import app
 from ketasim.interfaces.commands.simulate import parse_overrides
+from ketasim.interfaces.options import (
+    FORCE_HELP,
+    MAX_PATIENTS,
+    SEED,
+    SEED_MAX,
+    check_range,
+    scheduler_address,
+    within,
+)
+
+MAX_CHUNK = 65_536
+OFF_LABEL_NOTE = "doses outside published ranges were allowed in this plan (allow_off_label)"
 
 
-def parse_spreads(items: list[str] | None) -> dict[str, float]:
-    """``["k_form=0.5", ...]`` -> ``{"k_form": 0.5}`` (spreads of random effects; 0 turns one off)."""
+def parse_spreads(items: list[str] | None, pk_model: str | None = None) -> dict[str, float]:
+    """``["k_form=0.5", ...]`` -> ``{"k_form": 0.5}`` (spreads of random effects; 0 turns one off).
+
+    The target must be a source of variability or a response parameter, and the spread within the
+    bounds of that spread (``ketasim params --layer population``).
+    """
+    from ketasim.parameters import IDX
+    from ketasim.population.variability import DEFAULT_PK_MODEL, PATIENT_TARGETS, PK_TARGETS, default_variability
+
+    effects = {e.target: e for e in default_variability(pk_model or DEFAULT_PK_MODEL)}
+    known = list(dict.fromkeys([*effects, *PK_TARGETS, *PATIENT_TARGETS, *IDX]))
     out: dict[str, float] = {}
     for item in items or []:
         name, sep, text = item.partition("=")
-        if not sep or not name.strip():
-            raise PlanError("--omega", item, "target=spread, e.g. --omega k_form=0.5")
+        name = name.strip()
+        if not sep or not name:
+            raise OptionError("--omega", item, "target=spread, e.g. --omega k_form=0.5")
+        if name not in known:
+            raise OptionError("--omega target", name, "a source of variability: " + ", ".join(known))
         try:
             value = float(text)
         except ValueError:
-            raise PlanError(f"--omega {name.strip()}", text, "a number >= 0") from None
-        if not (value >= 0 and math.isfinite(value)):
-            raise PlanError(f"--omega {name.strip()}", value, "a number >= 0")
-        out[name.strip()] = value
+            raise OptionError(f"--omega {name}", text.strip(), "a number >= 0") from None
+        effect = effects.get(name)
+        lo, hi = effect.spread.bounds if effect is not None and effect.spread.bounds else (0.0, 2.0)
+        unit = effect.spread.unit if effect is not None else "1 (SD of log)"
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise OptionError(f"--omega {name}", value, f"{lo:g} to {hi:g} ({unit}; 0 switches it off)")
+        out[name] = value
     return out
 
 
@@ -62,26 +88,46 @@ def _json_safe(x: Any) -> Any:
 def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, scheduler: str | None = None,
                    chunk_size: int | None = None, overrides: dict[str, float] | None = None,
                    spreads: dict[str, float] | None = None, progress: bool = True,
-                   figures: bool = True) -> dict[str, Any]:
-    """Simulate the population, write every output to ``out`` and return the summary written."""
+                   figures: bool = True, force: bool = False) -> dict[str, Any]:
+    """Simulate the population, write every output to ``out`` and return the summary written.
+
+    The per-patient tables are streamed to ``out`` chunk by chunk (the patients are not kept in
+    memory), so a run is bounded by :data:`~ketasim.interfaces.options.MAX_PATIENTS`, not by memory;
+    a run that would not fit in memory anyway is refused before it starts, as is an ``out`` that
+    cannot be written (:func:`ketasim.interfaces.outputs.output_folder`).
+    """
     from ketasim.dosing.planfile import load_plan
-    from ketasim.interfaces.population_figures import plot_madrs_bands, plot_relapse_km
+    from ketasim.interfaces.outputs import output_folder
     from ketasim.parameters import vector_with
+    from ketasim.population.run import DEFAULT_CHUNK, check_memory
+
+    check_range("--patients", patients, 1, MAX_PATIENTS, what="virtual patients")
+    check_range("--seed", seed, 0, SEED_MAX)
+    check_range("--chunk-size", chunk_size, 1, MAX_CHUNK, what="patients per chunk")
+    plan = load_plan(plan_file)
+    params = vector_with(overrides or {})
+    n_days = int(plan.horizon_days) + 1
+    check_memory(patients, n_days, keep_patients=False, chunk_size=chunk_size or DEFAULT_CHUNK, field="--patients")
+    with output_folder(out, force=force, inputs=[plan_file]) as folder:
+        return _population_into(plan, plan_file, folder, patients=patients, seed=seed, scheduler=scheduler,
+                                chunk_size=chunk_size, params=params, overrides=overrides, spreads=spreads,
+                                progress=progress, figures=figures)
+
+
+def _population_into(plan: Any, plan_file: Path, out: Path, *, patients: int, seed: int, scheduler: str | None,
+                     chunk_size: int | None, params: Any, overrides: dict[str, float] | None,
+                     spreads: dict[str, float] | None, progress: bool, figures: bool) -> dict[str, Any]:
+    from ketasim.interfaces.population_figures import plot_madrs_bands, plot_relapse_km
     from ketasim.population import simulate_population
 
-    plan = load_plan(plan_file)
-    if patients < 1:
-        raise PlanError("--patients", patients, "a whole number >= 1")
-    params = vector_with(overrides or {})
-    res = simulate_population(plan, patients, seed=seed, params=params, variability=spreads or None,
-                              chunk_size=chunk_size, scheduler=scheduler, progress=progress)
-    out.mkdir(parents=True, exist_ok=True)
-    res.outcomes.to_parquet(out / "outcomes.parquet", index=False)
-    res.outcomes.to_csv(out / "outcomes.csv", index=False, float_format="%.6g")
-    files = ["outcomes.parquet", "outcomes.csv"]
-    if res.patients is not None:
-        res.patients.to_frame().to_parquet(out / "patients.parquet", index=False)
-        files.append("patients.parquet")
+    tables = StreamedTables(out)
+    try:
+        res = simulate_population(plan, patients, seed=seed, params=params, variability=spreads or None,
+                                  chunk_size=chunk_size, scheduler=scheduler, progress=progress,
+                                  keep_patients=False, on_chunk=tables.add)
+    finally:
+        tables.close()
+    files = list(tables.files)
     bands = res.madrs_bands()
     bands.insert(1, "date", [plan.date_of(d).isoformat() for d in bands["day"]])
     bands.to_csv(out / "madrs_bands.csv", index=False, float_format="%.4g")
@@ -96,9 +142,45 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
                "patient_years": round(patients * plan.horizon_days / 365.25, 3), **res.summary(),
                "off_label": bool(plan.allow_off_label), "files": files + ["summary.json"]}
     if plan.allow_off_label:
-        summary["off_label_note"] = "doses outside published ranges were allowed in this plan (allow_off_label)"
+        summary["off_label_note"] = OFF_LABEL_NOTE
     (out / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2) + "\n", encoding="utf-8")
     return summary
+
+
+class StreamedTables:
+    """``outcomes.parquet``, ``outcomes.csv`` and ``patients.parquet`` written chunk by chunk, in patient order."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.writers: dict[str, Any] = {}
+        self.schemas: dict[str, Any] = {}
+        self.files: list[str] = []
+
+    def _parquet(self, name: str, frame: Any) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if name not in self.writers:
+            self.schemas[name] = table.schema
+            self.writers[name] = pq.ParquetWriter(self.folder / name, table.schema)
+            self.files.append(name)
+        self.writers[name].write_table(table.cast(self.schemas[name]))
+
+    def add(self, start: int, outcomes: Any, patients: Any) -> None:
+        """Append one chunk (``start``: index of its first patient)."""
+        self._parquet("outcomes.parquet", outcomes)
+        first = "outcomes.csv" not in self.files
+        outcomes.to_csv(self.folder / "outcomes.csv", mode="w" if first else "a", header=first, index=False,
+                        float_format="%.6g")
+        if first:
+            self.files.append("outcomes.csv")
+        self._parquet("patients.parquet", patients.to_frame())
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+        self.writers.clear()
 
 
 def _pct(r: dict[str, Any]) -> str:
@@ -120,6 +202,8 @@ def _days(m: dict[str, Any]) -> str:
 
 def print_population_summary(summary: dict[str, Any], out: Path, console: Console | None = None) -> None:
     """Key rates as a table, the files written and the disclaimer."""
+    from rich.table import Table
+
     console = console or Console()
     t = Table(title=f"ketasim population: {summary['plan']} ({summary['n_patients']:,} virtual patients, "
                     f"seed {summary['seed']})", show_header=False, title_justify="left")
@@ -140,25 +224,30 @@ def print_population_summary(summary: dict[str, Any], out: Path, console: Consol
     console.print(f"{summary['patient_years']:,} patient-years in {summary['seconds']:.1f} s")
     console.print(f"wrote {', '.join(str(out / f) for f in summary['files'])}")
     if summary.get("off_label"):
-        console.print("[bold red]OFF-LABEL: doses outside published ranges were allowed in this plan "
-                      "(allow_off_label)[/]")
+        from ketasim.interfaces.report import OFF_LABEL_WARNING
+
+        console.print(f"[bold red]{OFF_LABEL_WARNING}[/]")
     console.print(f"[dim]{summary['disclaimer']}[/]")
 
 
 @app.command("population")
 def population_command(
     plan_file: Path = typer.Argument(..., help="YAML plan file applied to every virtual patient."),
-    patients: int = typer.Option(1000, "--patients", "-n", help="Number of virtual patients."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the population (same seed, same patients)."),
+    patients: int = typer.Option(1000, "--patients", "-n", callback=within(1, MAX_PATIENTS, what="virtual patients"),
+                                 help=f"Number of virtual patients (1 to {MAX_PATIENTS:,}; the tables are streamed "
+                                      "to disk)."),
+    seed: int = typer.Option(0, "--seed", callback=SEED, help="Seed of the population (same seed, same patients)."),
     out: Path = typer.Option(Path("ketasim-population"), "--out", "-o", help="Output directory (created)."),
-    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address tcp://HOST:PORT to run the "
-                                  "population on a cluster."),
-    chunk_size: int = typer.Option(None, "--chunk-size", help="Patients per chunk (default 4096)."),
+    scheduler: str = typer.Option(None, "--scheduler", callback=scheduler_address,
+                                  help="Dask scheduler address tcp://HOST:PORT to run the population on a cluster."),
+    chunk_size: int = typer.Option(None, "--chunk-size", callback=within(1, MAX_CHUNK, what="patients per chunk"),
+                                   help=f"Patients per chunk (default 4096, at most {MAX_CHUNK:,})."),
     param: list[str] = typer.Option([], "--param", help="Override a typical response parameter, name=value "
                                     "(repeatable; see ketasim params)."),
     omega: list[str] = typer.Option([], "--omega", help="Override a between-patient spread, target=value "
                                     "(repeatable; 0 switches a source of variability off)."),
     no_figures: bool = typer.Option(False, "--no-figures", help="Skip the PNG figures."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Simulate a virtual population under a plan: outcomes per patient, rates with intervals, figures."""
     overrides = parse_overrides(param)
@@ -166,5 +255,5 @@ def population_command(
     console = Console()
     summary = run_population(plan_file, out, patients=patients, seed=seed, scheduler=scheduler,
                              chunk_size=chunk_size, overrides=overrides, spreads=spreads, progress=True,
-                             figures=not no_figures)
+                             figures=not no_figures, force=force)
     print_population_summary(summary, out, console)

@@ -14,11 +14,10 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from ketasim.errors import PlanError
-from ketasim.interfaces.cli import app
-from ketasim.parameters import IDX, response_parameters, vector_with
+from ketasim.interfaces.app import app
+from ketasim.interfaces.options import FORCE_HELP
 
 
 class Method(StrEnum):
@@ -31,6 +30,8 @@ def parse_overrides(items: list[str] | None) -> dict[str, float]:
 
     Every mistake is a :class:`PlanError` naming the parameter and what is allowed.
     """
+    from ketasim.parameters import IDX, response_parameters
+
     known = {p.name: p for p in response_parameters()}
     out: dict[str, float] = {}
     for item in items or []:
@@ -53,17 +54,28 @@ def parse_overrides(items: list[str] | None) -> dict[str, float]:
 
 
 def run_simulation(plan_file: Path, out: Path, *, method: str = "fast", overrides: dict[str, float] | None = None,
-                   figure: bool = True) -> dict[str, Any]:
-    """Simulate ``plan_file``, write the three outputs to ``out`` and return the summary written."""
+                   figure: bool = True, force: bool = False) -> dict[str, Any]:
+    """Simulate ``plan_file``, write the three outputs to ``out`` and return the summary written.
+
+    ``out`` is written through :func:`ketasim.interfaces.outputs.output_folder` (complete or not at all).
+    """
     from ketasim.dosing.planfile import load_plan
+    from ketasim.interfaces.outputs import output_folder
+    from ketasim.parameters import vector_with
+
+    plan = load_plan(plan_file)
+    params = vector_with(overrides or {})
+    with output_folder(out, force=force, inputs=[plan_file]) as folder:
+        return _simulate_into(plan, plan_file, folder, params, method=method, overrides=overrides, figure=figure)
+
+
+def _simulate_into(plan: Any, plan_file: Path, out: Path, params: Any, *, method: str,
+                   overrides: dict[str, float] | None, figure: bool) -> dict[str, Any]:
     from ketasim.interfaces.report import plot_trajectory
     from ketasim.outcomes import summarize
     from ketasim.simulate import simulate
 
-    plan = load_plan(plan_file)
-    params = vector_with(overrides or {})
     traj = simulate(plan, params, method=method)
-    out.mkdir(parents=True, exist_ok=True)
     table = traj.table.copy()
     table["date"] = [d.isoformat() for d in table["date"]]
     table.to_csv(out / "timeseries.csv", index=False, float_format="%.6g")
@@ -88,6 +100,8 @@ def run_simulation(plan_file: Path, out: Path, *, method: str = "fast", override
 
 def print_summary(summary: dict[str, Any], out: Path, console: Console | None = None) -> None:
     """The key outcomes as a rich table, the files written and the disclaimer."""
+    from rich.table import Table
+
     from ketasim.interfaces.report import DISCLAIMER, OFF_LABEL_WARNING, outcome_rows
 
     console = console or Console()
@@ -115,10 +129,11 @@ def simulate_command(
                                   "DOP853 at rtol 1e-10 (slower, the yardstick)."),
     param: list[str] = typer.Option([], "--param", help="Override a response parameter, name=value "
                                     "(repeatable; see ketasim params)."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Simulate one patient under a plan: time series, outcomes and the report figure."""
     overrides = parse_overrides(param)
     console = Console()
     with console.status(f"simulating {plan_file.name} ({method.value})"):
-        summary = run_simulation(plan_file, out, method=method.value, overrides=overrides)
+        summary = run_simulation(plan_file, out, method=method.value, overrides=overrides, force=force)
     print_summary(summary, out, console)
