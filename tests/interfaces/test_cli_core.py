@@ -141,7 +141,7 @@ def test_explain_sentences_and_bad_date(monkeypatch, capsys):
     assert "Why the benefit fades" in result.output and "homeostasis" in result.output
     code, _, err = run_main(monkeypatch, capsys, "explain", str(EXAMPLES / "induction-six.yaml"), "--from",
                             "2031-01-01")
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "date1" in err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--from = '2031-01-01'" in err
 
 
 def test_demo_one_example_writes_the_report(tmp_path):

@@ -84,3 +84,7 @@ def main(args: list[str] | None = None) -> None:
         for s, handler in handlers.items():
             signal.signal(s, handler)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

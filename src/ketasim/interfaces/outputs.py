@@ -83,14 +83,15 @@ def output_folder(path: str | Path, *, force: bool = False, option: str = "--out
 
 
 @contextmanager
-def output_file(path: str | Path, *, option: str = "--out", inputs: Sequence[str | Path] = ()) -> Iterator[Path]:
+def output_file(path: str | Path, *, option: str = "--out", inputs: Sequence[str | Path] = (),
+                allow_package: bool = False) -> Iterator[Path]:
     """Yield a temporary file path beside ``path``; replace ``path`` with it when the block completes.
 
-    An existing file is replaced (a symlink at ``path`` is replaced, its target is not touched);
-    a folder, an input of the run, the package and paths that cannot be written are refused
+    An existing file is replaced; a folder, an input of the run, a file in the installed package
+    (unless ``allow_package``: ``calibrate --install``) and paths that cannot be written are refused
     before the block runs (:class:`~ketasim.errors.OutputError`).
     """
-    target = _check_target(path, option, inputs, folder=False)
+    target = _check_target(path, option, inputs, folder=False, allow_package=allow_package)
     if target.exists() and not os.access(target, os.W_OK):
         raise OutputError(option, str(path), "a file you can write to (this one is read-only)")
     parent = target.parent
@@ -127,7 +128,8 @@ def read_manifest(folder: str | Path) -> dict | None:
 # --- checks before any work --------------------------------------------------------------------------
 
 
-def _check_target(path: str | Path, option: str, inputs: Sequence[str | Path], *, folder: bool) -> Path:
+def _check_target(path: str | Path, option: str, inputs: Sequence[str | Path], *, folder: bool,
+                  allow_package: bool = False) -> Path:
     """The real target path (the user's own symlinks resolved), after every check that needs no writing."""
     text = str(path)
     if not text.strip() or "\x00" in text:
@@ -154,7 +156,7 @@ def _check_target(path: str | Path, option: str, inputs: Sequence[str | Path], *
             raise OutputError(option, text, "a folder of its own (not the working folder, one of its parents or "
                                             "your home folder: the whole folder is replaced)")
     package = package_folder()
-    if target == package or package in target.parents or (folder and target in package.parents):
+    if not allow_package and (target == package or package in target.parents or (folder and target in package.parents)):
         raise OutputError(option, text, f"a {kind} outside the installed ketasim package ({package})")
     for item in inputs:
         real = Path(os.path.realpath(os.path.abspath(os.path.expanduser(str(item)))))

@@ -17,8 +17,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ketasim.errors import KetasimError, PlanError
+from ketasim.errors import KetasimError, OptionError
 from ketasim.interfaces.app import app
+from ketasim.interfaces.options import FORCE_HELP
 
 # Panels of the comparison figure: (title, example names). Examples missing from a run are skipped.
 COMPARISONS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -87,20 +88,30 @@ def run_example(path: Path, out: Path) -> ExampleResult:
 
 
 def run_demo(out: Path, only: list[str] | None = None, *, embed: bool = False,
-             console: Console | None = None) -> Path:
-    """Run the examples (all, or those named in ``only``) and write ``out/index.html``; return its path."""
-    from ketasim.interfaces.diagram import plot_model_diagram
-    from ketasim.interfaces.html import PlanSection, write_report
-    from ketasim.interfaces.report import outcome_rows, plot_comparison
+             console: Console | None = None, force: bool = False) -> Path:
+    """Run the examples (all, or those named in ``only``) and write ``out/index.html``; return its path.
+
+    ``out`` is written through :func:`ketasim.interfaces.outputs.output_folder` (complete or not at all).
+    """
+    from ketasim.interfaces.outputs import output_folder
 
     files = example_files()
     if only:
         names = [f.stem for f in files]
         unknown = [n for n in only if n not in names]
         if unknown:
-            raise PlanError("--only", unknown[0], f"one of the bundled examples: {', '.join(names)}")
+            raise OptionError("--only", unknown[0], f"one of the bundled examples: {', '.join(names)}")
         files = [f for f in files if f.stem in only]
-    out.mkdir(parents=True, exist_ok=True)
+    with output_folder(out, force=force) as folder:
+        _demo_into(folder, files, embed=embed, console=console)
+    return out / "index.html"
+
+
+def _demo_into(out: Path, files: list[Path], *, embed: bool, console: Console | None) -> Path:
+    from ketasim.interfaces.diagram import plot_model_diagram
+    from ketasim.interfaces.html import PlanSection, write_report
+    from ketasim.interfaces.report import outcome_rows, plot_comparison
+
     console = console or Console()
     results: list[ExampleResult] = []
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -142,11 +153,12 @@ def demo_command(
     out: Path = typer.Option(Path("demo-report"), "--out", "-o", help="Directory for index.html and its figures."),
     embed: bool = typer.Option(False, "--embed", help="Embed the figures in index.html (one self-contained file)."),
     only: list[str] = typer.Option([], "--only", hidden=True, help="Run only this example (repeatable; testing)."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Simulate and explain every bundled example plan; write an HTML report (DIR/index.html)."""
     from ketasim.interfaces.report import DISCLAIMER
 
     console = Console()
-    index = run_demo(out, only or None, embed=embed, console=console)
+    index = run_demo(out, only or None, embed=embed, console=console, force=force)
     console.print(f"wrote [bold]{index}[/] (open it in a browser)")
     console.print(f"[dim]{DISCLAIMER}[/]")

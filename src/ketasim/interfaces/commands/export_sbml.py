@@ -20,19 +20,21 @@ from ketasim.interfaces.app import app
 def export_sbml_command(
     plan_file: Path = typer.Argument(..., help="Plan file (YAML), e.g. ketasim/examples/induction-six.yaml."),
     output: Path = typer.Option(None, "-o", "--output",
-                                help="SBML file to write (default: the plan file's name with .xml)."),
+                                help="SBML file to write (default: the plan file's name with .xml, in the working "
+                                     "folder)."),
 ) -> None:
     """Write the plan's whole model (exposure, receptor, response, MADRS, dated events) as SBML L3V2."""
     import libsbml
 
     from ketasim.dosing.planfile import load_plan
+    from ketasim.interfaces.outputs import output_file
     from ketasim.interfaces.sbml import OFF_LABEL_NOTE, to_sbml
 
     plan = load_plan(plan_file)
-    xml = to_sbml(plan)
-    out = output if output is not None else plan_file.with_suffix(".xml")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(xml, encoding="utf-8")
+    out = output if output is not None else Path(plan_file.with_suffix(".xml").name)
+    with output_file(out, option="--output", inputs=[plan_file]) as tmp:
+        xml = to_sbml(plan)
+        tmp.write_text(xml, encoding="utf-8")
     model = libsbml.readSBMLFromString(xml).getModel()
     typer.echo(f"wrote {out}: SBML Level 3 Version 2, {model.getNumSpecies()} species, "
                f"{model.getNumReactions()} reactions, {model.getNumRules()} rules, {model.getNumEvents()} events, "

@@ -66,7 +66,7 @@ def parse_spreads(items: list[str] | None, pk_model: str | None = None) -> dict[
             raise OptionError(f"--omega {name}", text.strip(), "a number >= 0") from None
         effect = effects.get(name)
         lo, hi = effect.spread.bounds if effect is not None and effect.spread.bounds else (0.0, 2.0)
-        unit = effect.spread.unit if effect is not None else "1 (SD of log)"
+        unit = effect.spread.unit.removeprefix("1 (").removesuffix(")") if effect is not None else "SD of log"
         if not (math.isfinite(value) and lo <= value <= hi):
             raise OptionError(f"--omega {name}", value, f"{lo:g} to {hi:g} ({unit}; 0 switches it off)")
         out[name] = value

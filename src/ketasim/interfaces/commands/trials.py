@@ -14,11 +14,13 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from ketasim.errors import PlanError
 from ketasim.interfaces.app import app
+from ketasim.interfaces.options import FORCE_HELP, SEED, SEED_MAX, check_range, within
+
+MAX_TRIAL_PATIENTS = 100_000
+MAX_SOBOL = 4096
+MAX_OTHER_COHORTS = 50
 
 DISCLAIMER = "Research and decision-support software, not a medical device."
 
@@ -44,21 +46,38 @@ def _studies(files: list[Path] | None, ids: str):
 def trials_command(
     study: list[Path] = typer.Option(None, "--study", help="A study YAML file (repeatable); default: built-ins."),
     studies: str = typer.Option("", "--studies", help="Comma-separated built-in study ids (default: all)."),
-    n_patients: int = typer.Option(0, "--n", help="Virtual patients per study (default: 1000; SUSTAIN-1 2000)."),
-    seed: int = typer.Option(2024, "--seed", help="Seed of the virtual cohorts and rating noise."),
+    n_patients: int = typer.Option(0, "--n", callback=within(1, MAX_TRIAL_PATIENTS, what="virtual patients per study",
+                                                             also=(0,)),
+                                   help="Virtual patients per study (0: the default, 1000; SUSTAIN-1 2000)."),
+    seed: int = typer.Option(2024, "--seed", callback=SEED, help="Seed of the virtual cohorts and rating noise."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     report: Path = typer.Option(None, "--report", help="Write the validation report to this directory."),
-    sensitivity_n: int = typer.Option(64, "--sensitivity-n", help="Sobol base sample size of the report."),
-    other_cohorts: int = typer.Option(4, "--other-cohorts",
+    sensitivity_n: int = typer.Option(64, "--sensitivity-n", callback=within(0, MAX_SOBOL, what="(0: no Sobol "
+                                                                                               "analysis)"),
+                                      help="Sobol base sample size of the report."),
+    other_cohorts: int = typer.Option(4, "--other-cohorts", callback=within(0, MAX_OTHER_COHORTS, what="cohorts"),
                                       help="The report also reruns every study with this many other cohorts "
                                            "(seeds after --seed) and shows how often each target is in band."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Run virtual trials and compare every figure with its published value and band."""
+    chosen, extra = _studies(study, studies)
+    if report is None:
+        _trials(chosen, extra, study, n_patients, seed, as_json, None, sensitivity_n, other_cohorts)
+        return
+    from ketasim.interfaces.outputs import output_folder
+
+    check_range("--seed", seed + other_cohorts, 0, SEED_MAX, what="(--seed plus --other-cohorts)")
+    with output_folder(report, force=force, option="--report", inputs=study or ()) as folder:
+        _trials(chosen, extra, study, n_patients, seed, as_json, (folder, report), sensitivity_n, other_cohorts)
+
+
+def _trials(chosen, extra, study, n_patients: int, seed: int, as_json: bool, report: tuple[Path, Path] | None,
+            sensitivity_n: int, other_cohorts: int) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from ketasim.trials.runner import REPORT_PATIENTS, run_trials
 
-    if n_patients < 0:
-        raise PlanError("--n", n_patients, "a positive number of virtual patients")
-    chosen, extra = _studies(study, studies)
     n = n_patients if n_patients > 0 else REPORT_PATIENTS
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -70,11 +89,12 @@ def trials_command(
     if report is not None:
         from ketasim.trials.report import write_report
 
-        path = write_report(report, results, rows, seed=seed, sensitivity_n=sensitivity_n,
+        folder, final = report
+        path = write_report(folder, results, rows, seed=seed, sensitivity_n=sensitivity_n,
                             progress=None if as_json else console,
                             other_seeds=[seed + k for k in range(1, max(other_cohorts, 0) + 1)])
         if not as_json:
-            console.print(f"report written to {path}")
+            console.print(f"report written to {final / path.relative_to(folder)}")
     if as_json:
         payload = {"disclaimer": DISCLAIMER, "seed": seed, "targets": [r.as_dict() for r in rows]}
         if user_rows:
@@ -102,6 +122,8 @@ def _fmt(x: float | None, unit: str = "") -> str:
 
 
 def _print_table(rows, user_rows) -> None:
+    from rich.table import Table
+
     table = Table(title="virtual trials vs published targets", caption=DISCLAIMER)
     for col in ("target", "published", "band", "simulated", "95% MC interval", "n", "in band"):
         table.add_column(col, overflow="fold")
