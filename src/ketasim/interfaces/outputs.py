@@ -197,9 +197,9 @@ def _entries(folder: Path) -> set[str]:
 
 
 def _nearest_existing(p: Path) -> Path:
-    while not p.exists() and p != p.parent:
+    while not os.path.exists(p) and p != p.parent:
         p = p.parent
-    return p if p.is_dir() else p.parent
+    return p if os.path.isdir(p) else p.parent
 
 
 def _limits(folder: Path) -> tuple[int, int]:

@@ -99,7 +99,7 @@ def calibrate_command(
                      allow_package=install) as tmp:
         record, result = _calibrate(tmp, chosen, n_patients, seed, coarse_evaluations, evaluations, sigma, fine_sigma,
                                     popsize, optimiser_seed, minutes, from_shipped, start_record, weights, profile)
-    _print_result(record, result, target)
+    _print_result(record, result, target.absolute())
 
 
 def checkout_calibration() -> Path:
