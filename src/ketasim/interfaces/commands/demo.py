@@ -15,7 +15,6 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ketasim.errors import KetasimError, OptionError
 from ketasim.interfaces.app import app
@@ -25,12 +24,30 @@ from ketasim.interfaces.options import FORCE_HELP
 COMPARISONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("One infusion, a series, maintenance, a taper",
      ("single-infusion", "induction-six", "induction-weekly-maintenance", "induction-taper")),
-    ("Psychotherapy inside the window vs started late", ("induction-six", "induction-psychotherapy",
-                                                         "late-psychotherapy")),
-    ("Lifestyle, and tolerance under daily dosing", ("induction-six", "induction-lifestyle",
-                                                     "daily-dosing-tolerance")),
-    ("A bridge through bereavement vs a chronic load", ("bereavement-bridge", "chronic-load")),
+    ("Psychotherapy during the induction vs started late", ("induction-six", "induction-psychotherapy",
+                                                            "late-psychotherapy")),
+    ("Lifestyle, and daily dosing (off-label)", ("induction-six", "induction-lifestyle", "daily-dosing-tolerance")),
+    ("Grief that eases vs stress that persists", ("bereavement-bridge", "chronic-load")),
 )
+# What a person reads as each example's title (the example's name, its file name, is shown beside it).
+EXAMPLE_TITLES: dict[str, str] = {
+    "bereavement-bridge": "A bridge through bereavement",
+    "chronic-load": "Stress that persists",
+    "daily-dosing-tolerance": "Daily dosing and tolerance",
+    "esketamine-nasal": "Esketamine nasal spray as labelled",
+    "induction-lifestyle": "Induction with a healthy lifestyle",
+    "induction-psychotherapy": "Induction with psychotherapy from the start",
+    "induction-six": "Six infusions, then nothing",
+    "induction-taper": "Induction, then a taper",
+    "induction-weekly-maintenance": "Induction, then weekly maintenance",
+    "late-psychotherapy": "Psychotherapy started late",
+    "single-infusion": "One infusion",
+}
+
+
+def example_title(name: str) -> str:
+    """The title of an example for people (its name in words when it has no title of its own)."""
+    return EXAMPLE_TITLES.get(name) or name.replace("-", " ").replace("_", " ").capitalize()
 COMPARISON_CAPTION = (
     "Each panel overlays the MADRS of a few examples against the day of the plan (all start with the same patient "
     "unless the example says otherwise); the ticks under each panel mark the ketamine doses of each plan in its "
@@ -83,7 +100,7 @@ def run_example(path: Path, out: Path) -> ExampleResult:
         gain = _strip_disclaimer(sentences(explain_gain(plan)))
     except KetasimError as exc:
         notes.append(f"No attribution of the gain to strategies: {exc}")
-    plot_trajectory(traj, out / f"{path.stem}.png")
+    plot_trajectory(traj, out / f"{path.stem}.png", title=example_title(path.stem))
     return ExampleResult(path.stem, plan, traj, summary, loss, gain, notes)
 
 
@@ -108,6 +125,8 @@ def run_demo(out: Path, only: list[str] | None = None, *, embed: bool = False,
 
 
 def _demo_into(out: Path, files: list[Path], *, embed: bool, console: Console | None) -> Path:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from ketasim.interfaces.diagram import plot_model_diagram
     from ketasim.interfaces.html import PlanSection, write_report
     from ketasim.interfaces.report import outcome_rows, plot_comparison
@@ -126,7 +145,7 @@ def _demo_into(out: Path, files: list[Path], *, embed: bool, console: Console | 
             progress.advance(task)
         progress.update(task, description="comparison figure")
         by_name = {r.name: r for r in results}
-        groups = [(title, [(n, by_name[n].trajectory) for n in names if n in by_name])
+        groups = [(title, [(example_title(n), by_name[n].trajectory) for n in names if n in by_name])
                   for title, names in COMPARISONS]
         groups = [(t, items) for t, items in groups if len(items) >= 2]
         comparison = None
@@ -135,7 +154,8 @@ def _demo_into(out: Path, files: list[Path], *, embed: bool, console: Console | 
             comparison = "comparison.png"
         progress.advance(task)
         progress.update(task, description="HTML report")
-        sections = [PlanSection(name=r.name, title=r.name, description=" ".join(r.plan.description.split()),
+        sections = [PlanSection(name=r.name, title=example_title(r.name),
+                                description=" ".join(r.plan.description.split()),
                                 figure=f"{r.name}.png", outcomes=outcome_rows(r.summary),
                                 loss_sentences=r.loss_sentences, gain_sentences=r.gain_sentences,
                                 off_label=bool(r.plan.allow_off_label), plan_file=f"ketasim/examples/{r.name}.yaml",

@@ -38,7 +38,6 @@ from ketasim.interfaces.options import (
 )
 
 MAX_CHUNK = 65_536
-OFF_LABEL_NOTE = "doses outside published ranges were allowed in this plan (allow_off_label)"
 
 
 def parse_spreads(items: list[str] | None, pk_model: str | None = None) -> dict[str, float]:
@@ -142,6 +141,8 @@ def _population_into(plan: Any, plan_file: Path, out: Path, *, patients: int, se
                "patient_years": round(patients * plan.horizon_days / 365.25, 3), **res.summary(),
                "off_label": bool(plan.allow_off_label), "files": files + ["summary.json"]}
     if plan.allow_off_label:
+        from ketasim.outcomes.summary import OFF_LABEL_NOTE
+
         summary["off_label_note"] = OFF_LABEL_NOTE
     (out / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2) + "\n", encoding="utf-8")
     return summary
