@@ -54,8 +54,8 @@ def check_range(option: str, value: Any, lo: float | None = None, hi: float | No
     """``value`` if it lies in the range (or is one of ``also``), else :class:`OptionError`."""
     if value is None or value in also:
         return value
-    x = float(value)
-    ok = math.isfinite(x)
+    x = value if isinstance(value, int) else float(value)  # ints compare exactly, however large
+    ok = isinstance(x, int) or math.isfinite(x)
     if ok and lo is not None:
         ok = x > lo if lo_open else x >= lo
     if ok and hi is not None:
@@ -64,7 +64,8 @@ def check_range(option: str, value: Any, lo: float | None = None, hi: float | No
         allowed = range_text(lo, hi, lo_open=lo_open, hi_open=hi_open, what=what)
         if also:
             allowed += " (or " + " or ".join(_number(a) for a in also) + ")"
-        raise OptionError(option, value, allowed)
+        shown = value if len(str(value)) <= 40 else f"{str(value)[:20]}... ({len(str(value))} characters)"
+        raise OptionError(option, shown, allowed)
     return value
 
 
