@@ -221,3 +221,17 @@ def test_output_file_replaces_the_file_only_when_complete(tmp_path):
     with pytest.raises(OutputError, match="installed ketasim package"):
         with output_file(package_folder() / "data" / "calibrated.json"):
             pass
+
+
+def test_a_full_disk_while_writing_is_a_clean_error_and_leaves_nothing(tmp_path):
+    import errno
+
+    out = tmp_path / "out"
+    write_run(out)
+    before = snapshot(out)
+    with pytest.raises(OutputError, match="room for the outputs") as info:
+        with output_folder(out) as tmp:
+            (tmp / "a.txt").write_text("partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert snapshot(out) == before and leftovers(tmp_path) == []
+    assert any("earlier run finished" in n for n in info.value.__notes__)

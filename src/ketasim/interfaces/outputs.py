@@ -25,6 +25,7 @@ temporary file beside the target, ``os.replace`` into place when complete.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -46,6 +47,8 @@ PARTIAL_PREFIX = ".ketasim-partial-"
 REPLACED_PREFIX = ".ketasim-replaced-"
 #: Characters kept free for the names written inside an output folder.
 INNER_RESERVE = 100
+#: Errors of a full disk or quota while writing: the user's to fix, reported as OutputError.
+FULL = {errno.ENOSPC, errno.EDQUOT}
 
 
 @contextmanager
@@ -76,6 +79,10 @@ def output_folder(path: str | Path, *, force: bool = False, option: str = "--out
         note = f"nothing was written to {path}"
         if previous:
             note += f"; it still holds the complete outputs of the earlier run finished {previous}"
+        if isinstance(exc, OSError) and exc.errno in FULL:
+            full = OutputError(option, str(path), f"a place with room for the outputs ({exc.strerror})")
+            full.add_note(note)
+            raise full from exc
         exc.add_note(note)
         raise
     if replaced is not None:
@@ -105,6 +112,8 @@ def output_file(path: str | Path, *, option: str = "--out", inputs: Sequence[str
             os.replace(tmp, target)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in FULL:
+            raise OutputError(option, str(path), f"a place with room for the output ({exc.strerror})") from exc
         exc.add_note(f"nothing was written to {path}")
         raise
 
