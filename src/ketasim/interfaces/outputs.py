@@ -64,10 +64,7 @@ def output_folder(path: str | Path, *, force: bool = False, option: str = "--out
     started = _now()
     target = _check_target(path, option, inputs, folder=True)
     previous = _previous_run(target, path, option, force)
-    parent = target.parent
-    _make_parent(parent, path, option)
-    _remove_stale(parent)
-    tmp = _make_temporary(parent, path, option, folder=True)
+    tmp = _temporary_beside(target, path, option, folder=True)
     try:
         yield tmp
         _write_manifest(tmp, started)
@@ -79,12 +76,7 @@ def output_folder(path: str | Path, *, force: bool = False, option: str = "--out
         note = f"nothing was written to {path}"
         if previous:
             note += f"; it still holds the complete outputs of the earlier run finished {previous}"
-        if isinstance(exc, OSError) and exc.errno in FULL:
-            full = OutputError(option, str(path), f"a place with room for the outputs ({exc.strerror})")
-            full.add_note(note)
-            raise full from exc
-        exc.add_note(note)
-        raise
+        _reraise(exc, path, option, note)
     if replaced is not None:
         shutil.rmtree(replaced, ignore_errors=True)
 
@@ -101,10 +93,7 @@ def output_file(path: str | Path, *, option: str = "--out", inputs: Sequence[str
     target = _check_target(path, option, inputs, folder=False, allow_package=allow_package)
     if target.exists() and not os.access(target, os.W_OK):
         raise OutputError(option, str(path), "a file you can write to (this one is read-only)")
-    parent = target.parent
-    _make_parent(parent, path, option)
-    _remove_stale(parent)
-    tmp = _make_temporary(parent, path, option, folder=False)
+    tmp = _temporary_beside(target, path, option, folder=False)
     try:
         yield tmp
         _tidy_permissions(tmp)
@@ -112,10 +101,7 @@ def output_file(path: str | Path, *, option: str = "--out", inputs: Sequence[str
             os.replace(tmp, target)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.errno in FULL:
-            raise OutputError(option, str(path), f"a place with room for the output ({exc.strerror})") from exc
-        exc.add_note(f"nothing was written to {path}")
-        raise
+        _reraise(exc, path, option, f"nothing was written to {path}")
 
 
 def package_folder() -> Path:
@@ -221,6 +207,23 @@ def _limits(folder: Path) -> tuple[int, int]:
 
 def _short(text: str) -> str:
     return text if len(text) <= 80 else f"{text[:60]}...({len(text)} characters)"
+
+
+def _temporary_beside(target: Path, path: str | Path, option: str, *, folder: bool) -> Path:
+    """A new temporary folder (or file) beside ``target``, after removing those of dead runs."""
+    _make_parent(target.parent, path, option)
+    _remove_stale(target.parent)
+    return _make_temporary(target.parent, path, option, folder=folder)
+
+
+def _reraise(exc: BaseException, path: str | Path, option: str, note: str) -> None:
+    """Re-raise ``exc`` with ``note`` (what happened to the outputs); a full disk becomes an OutputError."""
+    if isinstance(exc, OSError) and exc.errno in FULL:
+        full = OutputError(option, str(path), f"a place with room for the outputs ({exc.strerror})")
+        full.add_note(note)
+        raise full from exc
+    exc.add_note(note)
+    raise exc
 
 
 def _make_parent(parent: Path, path: str | Path, option: str) -> None:
