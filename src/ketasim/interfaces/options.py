@@ -96,6 +96,22 @@ def scheduler_address(param: typer.CallbackParam, value: str | None) -> str | No
     return value.strip()
 
 
+def input_file(param: typer.CallbackParam, value: Any) -> Any:
+    """A Typer callback: each given path is an existing, readable file (not a folder)."""
+    import os
+    from pathlib import Path
+
+    for v in value if isinstance(value, list | tuple) else [value]:
+        if v is None:
+            continue
+        p = Path(v)
+        what = ("a folder" if p.is_dir() else "missing" if not p.exists() else "not a regular file" if not p.is_file()
+                else "not readable" if not os.access(p, os.R_OK) else "")
+        if what:
+            raise OptionError(option_name(param), str(v), f"an existing file you can read (this one is {what})")
+    return value
+
+
 def text_option(*, max_length: int = 1000) -> Callable[[typer.CallbackParam, Any], Any]:
     """A Typer callback that refuses control characters and very long text (one or a list of values)."""
 

@@ -24,7 +24,7 @@ from rich.console import Console
 
 from ketasim.errors import OptionError
 from ketasim.interfaces.app import app
-from ketasim.interfaces.options import SEED, SEED_MAX, within
+from ketasim.interfaces.options import SEED, SEED_MAX, input_file, within
 
 DEFAULT_COARSE = 0
 DEFAULT_EVALUATIONS = 500
@@ -49,7 +49,7 @@ def calibrate_command(
                                        "result then depends on the machine's speed)."),
     profile: bool = typer.Option(True, "--profile/--no-profile",
                                  help="Identifiability slices through the optimum (about 100 more evaluations)."),
-    start: Path = typer.Option(None, "--start",
+    start: Path = typer.Option(None, "--start", callback=input_file,
                                help="Start from this calibration JSON (default: the bundled "
                                     "ketasim/data/calibration_start.json)."),
     from_declared: bool = typer.Option(False, "--from-declared",

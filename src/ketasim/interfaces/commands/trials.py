@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from ketasim.interfaces.app import app
-from ketasim.interfaces.options import FORCE_HELP, SEED, SEED_MAX, check_range, within
+from ketasim.interfaces.options import FORCE_HELP, SEED, SEED_MAX, check_range, input_file, within
 
 MAX_TRIAL_PATIENTS = 100_000
 MAX_SOBOL = 4096
@@ -44,7 +44,8 @@ def _studies(files: list[Path] | None, ids: str):
 
 @app.command("trials")
 def trials_command(
-    study: list[Path] = typer.Option(None, "--study", help="A study YAML file (repeatable); default: built-ins."),
+    study: list[Path] = typer.Option(None, "--study", callback=input_file,
+                                     help="A study YAML file (repeatable); default: built-ins."),
     studies: str = typer.Option("", "--studies", help="Comma-separated built-in study ids (default: all)."),
     n_patients: int = typer.Option(0, "--n", callback=within(1, MAX_TRIAL_PATIENTS, what="virtual patients per study",
                                                              also=(0,)),
