@@ -50,6 +50,17 @@ def _message(exc: BaseException, text: str) -> str:
     return "; ".join(_one_line(x) for x in (text, *getattr(exc, "__notes__", ())) if x)
 
 
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Click's usage errors (Typer vendors click from 0.2x on; earlier versions use click itself)."""
+    kinds = []
+    for module, name in (("typer", "TyperException"), ("click", "ClickException")):
+        try:
+            kinds.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(kinds)
+
+
 def main(args: list[str] | None = None) -> None:
     """Entry point: run the app; a user error is one ``error: ...`` line on stderr and exit status 2.
 
@@ -57,25 +68,24 @@ def main(args: list[str] | None = None) -> None:
     SIGINT and SIGTERM end the command through :class:`Interrupted`, so that every output folder
     is cleaned up (exit status 130 and 143).
     """
-    from typer import TyperException
-    from typer._click.exceptions import NoArgsIsHelpError
-
     handlers = {}
     if threading.current_thread() is threading.main_thread():
         handlers = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         code = app(args=args, standalone_mode=False)
-    except NoArgsIsHelpError:
-        try:
-            app(args=["--help"])
-        except SystemExit:
-            pass
-        sys.exit(2)
     except KetasimError as exc:
         typer.echo(f"error: {_message(exc, str(exc))}", err=True)
         sys.exit(2)
-    except TyperException as exc:  # click's usage errors: bad option, bad value, missing argument
-        typer.echo(f"error: {_message(exc, exc.format_message())}", err=True)
+    except Exception as exc:
+        if not isinstance(exc, _usage_errors()):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # ``ketasim`` alone: the help, as Typer prints it
+            try:
+                app(args=["--help"])
+            except SystemExit:
+                pass
+        else:  # click's usage errors: an unknown option, a bad value, a missing argument
+            typer.echo(f"error: {_message(exc, exc.format_message())}", err=True)
         sys.exit(2)
     except Interrupted as exc:
         typer.echo(f"error: {_message(exc, f'interrupted ({exc})')}", err=True)
