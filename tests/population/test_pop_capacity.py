@@ -1,4 +1,4 @@
-"""Capacity: ``--patients`` up to 10^7 streamed to disk, and runs too large for the machine refused before they start."""
+"""Capacity: ``--patients`` up to 10^7 streamed to disk; runs too large for the machine refused before they start."""
 
 from __future__ import annotations
 
