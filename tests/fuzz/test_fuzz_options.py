@@ -136,7 +136,7 @@ OPTIONS: dict[str, tuple[list[str], dict[str, st.SearchStrategy]]] = {
                   "--particles": ints(100, 200, 99, 100_001, -1), "--every": floats(1, 180, 0.5, 181, -7),
                   "--seed": any_ints(0, 2**32 - 1), "--today": dates(), "--out": OUTPUTS}),
     "policies": (["policies", "--patients", "2", "--particles", "8", "--no-therapy", "--out", "out"],
-                 {"--patients": ints(2, 3, 1, 0, 10_001), "--particles": ints(8, 10, 7, 1025),
+                 {"--patients": ints(2, 3, 1, 0, 2_001), "--particles": ints(8, 10, 7, 513),
                   "--seed": any_ints(0, 2**32 - 1), "--out": OUTPUTS, "--therapy": FLAG}),
     "export-sbml": (["export-sbml", PLAN, "-o", "model.xml"], {"ARG": PLANS, "--output": OUTPUTS}),
 }
