@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ketasim import DISCLAIMER
-from ketasim.interfaces.cli import app
+from ketasim.interfaces.app import app
 
 
 @app.command("import-nonmem")

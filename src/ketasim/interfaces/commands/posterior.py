@@ -19,7 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ketasim.errors import PlanError
-from ketasim.interfaces.cli import app
+from ketasim.interfaces.app import app
 
 DISCLAIMER = "Research and decision-support software, not a medical device."
 
