@@ -48,12 +48,15 @@ def test_the_tolerance_caption_is_true(daily):
     peaks = dose_peaks(weekly)
     weekly_share = growth_signal_share(peaks)[[p.phase == "maintenance" for p in peaks]]
     assert weekly_share.size >= 10 and weekly_share.min() > 0.9
-    # MADRS stays low while the infusions continue; tolerance costs less than one point.
-    during = (tab["day"] >= doses[0] + 3) & (tab["day"] <= doses[-1] + 1)
-    assert tab.loc[during, "madrs"].max() < 10.0
+    # MADRS falls to about 14 in the second week and creeps back up to about 19 while the infusions continue ...
+    assert "about 14 in the second week" in text and "about 19" in text and "three and a half" in text
+    second_week = (tab["day"] >= doses[0] + 7) & (tab["day"] < doses[0] + 14)
+    assert 13.0 <= tab.loc[second_week, "madrs"].min() < 15.0
+    assert 18.0 <= np.interp(doses[-1], tab["day"], tab["madrs"]) < 20.0
+    # ... and tolerance costs up to about three and a half MADRS points.
     _, without = run("daily-dosing-tolerance", switches={"tolerance": False})
     gap = np.abs(tab["madrs"].to_numpy() - without.table["madrs"].to_numpy())
-    assert 0.1 < gap.max() < 1.0
+    assert 3.0 < gap.max() < 4.0
     # After the last infusion the benefit fades.
     assert summarize(traj)["relapse_sustain1"]["relapsed"] is True
 
@@ -81,17 +84,23 @@ def test_the_single_infusion_caption_is_true():
     base = plan.patient.baseline_madrs
     daily = traj.daily()
     m = daily["madrs"].to_numpy()
-    assert s["madrs_24h_after_first_dose"] < 0.6 * base  # symptoms ease within a day
-    assert s["relapse_loss_of_response"]["days_after_last_induction_dose"] <= 5  # out of response in a few days
+    assert "about a fifth" in " ".join(plan.description.split())
+    assert 0.75 * base < s["madrs_24h_after_first_dose"] < 0.85 * base  # eases within a day, by about a fifth
+    assert m.min() > 0.5 * base  # short of a response (a halving)
     best = base - m.min()
     assert base - m[14] < 0.5 * best  # most of the improvement gone within two weeks
     assert base - s["end"]["madrs"] < 0.1 * best  # the rest fades over months
 
 
 def test_the_induction_captions_are_true():
-    _, six = run("induction-six")
-    lor = summarize(six)["relapse_loss_of_response"]["days_after_last_induction_dose"]
-    assert 7 <= lor <= 35  # the benefit lasts a few weeks, then fades
+    six_plan, six = run("induction-six")
+    assert "about two fifths" in " ".join(six_plan.description.split())
+    m = six.daily()["madrs"].to_numpy()
+    base = six_plan.patient.baseline_madrs
+    assert 0.55 * base < m.min() < 0.65 * base  # MADRS falls by about two fifths: no response (a halving)
+    last = max(d.day for d in six_plan.doses)
+    faded = np.flatnonzero((np.arange(m.size) > last) & (m >= base - 0.1 * (base - m.min())))
+    assert 7 <= faded[0] - last <= 35  # the benefit lasts a few weeks after the last infusion, then fades
     _, lifestyle = run("induction-lifestyle")
     assert lifestyle.table["set_point"].min() > six.table["set_point"].max()  # lifestyle raises the set point
     assert lifestyle.table["reinforcement"].max() > 0.1  # and reinforces new synapses
@@ -101,9 +110,14 @@ def test_the_induction_captions_are_true():
     assert first_session - last_infusion == pytest.approx(56.0, abs=1.0)  # eight weeks after the last infusion
     response_line = 0.5 * late_plan.patient.baseline_madrs
     assert np.interp(first_session, six.table["day"], six.table["madrs"]) > response_line  # the benefit has faded
-    bridge = summarize(run("bereavement-bridge")[1])
+    bridge_plan, bridge = run("bereavement-bridge")
+    bridge_madrs = bridge.daily()["madrs"].to_numpy()
+    last_bridge_infusion = max(d.day for d in bridge_plan.doses)
+    first_remission = int(np.argmax(bridge_madrs <= 10.0))
+    assert bridge_madrs[first_remission] <= 10.0 and first_remission > last_bridge_infusion  # easing on, after it
+    assert 150 <= first_remission <= 210 and bridge_madrs[-1] <= 10.0  # remission about six months after the start
     chronic = summarize(run("chronic-load")[1])
-    assert bridge["relapse_sustain1"]["relapsed"] is False and chronic["relapse_sustain1"]["relapsed"] is True
+    assert chronic["end"]["madrs"] > 0.95 * bridge_plan.patient.baseline_madrs  # back at the starting level
 
 
 def test_no_set_point_panel_claims_a_scale_its_data_leave():
