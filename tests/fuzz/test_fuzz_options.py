@@ -9,9 +9,11 @@ in a fresh working folder, each under 30 s (a watchdog stops a hang at 60 s).
 Options whose *valid* values can cost minutes (``--patients``, ``--evaluations``, ``--particles``,
 ...) are mutated within their cheap valid range or outside the allowed range, never to an allowed
 but large value; the capacity limits themselves are tested in ``tests/interfaces`` and
-``tests/population``. ``forecast --dose-mg`` is left out: its validation belongs to the dose-limit
-work (add it to ``OPTIONS["forecast"]`` once that lands). Arguments never hold NUL: a command line
-cannot carry one.
+``tests/population``. ``ketasim calibrate`` runs with the fit itself replaced by a stand-in that
+writes its three files (a real fit takes minutes; its options, the checks of ``--out`` and the
+resumable work folder are what is fuzzed here; the fit is tested in ``tests/evidence``), and
+``--install`` of both calibrations is always refused here (no editable checkout), so that a fuzz
+run never writes a shipped file. Arguments never hold NUL: a command line cannot carry one.
 
 The default run is a seeded, bounded share (``CI_EXAMPLES`` inputs, the same number for every
 command); ``-m fuzz_long`` runs ``LONG_EXAMPLES`` of them.
@@ -43,6 +45,9 @@ WATCHDOG_S = 60
 EXAMPLES = Path(str(resources.files("ketasim").joinpath("examples")))
 PLAN = str(EXAMPLES / "single-infusion.yaml")
 HISTORY = str(EXAMPLES / "histories" / "bridge-case.csv")
+NONMEM = "nonmem.csv"  # written into each run's folder by _fixtures
+NONMEM_TEXT = ("ID,TIME,EVID,AMT,RATE,CMT,MDV,DV,SCALE,WT\n1,0,0,0,.,.,0,20,PHQ-9,70\n"
+               "1,9,1,35,52.5,2,1,.,.,70\n1,33,0,0,.,.,0,12,PHQ-9,70\n")
 
 # --- value pools -------------------------------------------------------------------------------------------
 
@@ -94,13 +99,19 @@ STUDIES = st.one_of(st.sampled_from(["murrough13a", "zarate06", "murrough13a,zar
 LAYERS = st.one_of(st.sampled_from(["", "synapses", "exposure", "exposure:kamp2020", "population", "nonexistent",
                                     "SYNAPSES", " synapses"]), TEXT)
 FLAG = st.just(None)
+SCALES = st.one_of(st.sampled_from(["madrs", "PHQ-9", "phq9", "QIDS-SR16", "HDRS-17", "hamd", ""]), TEXT)
+DATASETS = st.sampled_from(["d.nc", "d.zarr", "D.NC", "d.txt", "d", "", "afile", "adir", "out/d.nc", "out",
+                            "a/b/d.zarr", "n" * 300 + ".nc", str(EXAMPLES / "fuzz-out.nc")])
+FILES = st.sampled_from(["data.csv", "a/b/data.csv", "afile", "adir", "afile/x.csv", "n" * 300, "", "out",
+                         "plan-copy.yaml", str(EXAMPLES / "fuzz-out")])
 
 # command -> (base arguments, {option: values}); "ARG" replaces the first positional argument.
 OPTIONS: dict[str, tuple[list[str], dict[str, st.SearchStrategy]]] = {
     "params": (["params", "--json"], {"--layer": LAYERS, "--json": FLAG}),
     "simulate": (["simulate", PLAN, "--out", "out"],
                  {"ARG": PLANS, "--out": OUTPUTS, "--method": st.one_of(st.sampled_from(["fast", "reference"]), JUNK),
-                  "--param": keyvalues(PARAMS, PARAM_VALUES), "--force": FLAG}),
+                  "--param": keyvalues(PARAMS, PARAM_VALUES), "--force": FLAG, "--nonmem-out": FILES,
+                  "--nonmem-scale": SCALES, "--nonmem-noise": FLAG}),
     "explain": (["explain", PLAN, "--json"],
                 {"ARG": PLANS, "--from": dates(), "--to": dates(), "--param": keyvalues(PARAMS, PARAM_VALUES)}),
     "demo": (["demo", "--only", "single-infusion", "--out", "out"],
@@ -115,11 +126,13 @@ OPTIONS: dict[str, tuple[list[str], dict[str, st.SearchStrategy]]] = {
                                                             st.sampled_from(["100", "-1", "15", "16"]))),
                     "--scheduler": st.one_of(st.sampled_from(["foo", "tcp://", "tcp://host", "tcp://h:0",
                                                               "tcp://h:99999", "http://h:8786", "tcp://h:-1"]), TEXT),
-                    "--no-figures": FLAG}),
+                    "--no-figures": FLAG, "--netcdf": DATASETS, "--nonmem-out": FILES, "--nonmem-scale": SCALES,
+                    "--nonmem-noise": FLAG, "--force": FLAG}),
     "trials": (["trials", "--studies", "murrough13a", "--n", "20", "--json"],
                {"--studies": STUDIES, "--n": ints(0, 40, -1, 100_001), "--seed": any_ints(0, 2**32 - 1),
                 "--report": OUTPUTS, "--sensitivity-n": ints(0, 0, -1, 4097), "--other-cohorts": ints(0, 1, -1, 51),
-                "--study": st.sampled_from(["missing.yaml", "adir", "afile", "empty.yaml", "bad.yaml", PLAN])}),
+                "--study": st.sampled_from(["missing.yaml", "adir", "afile", "empty.yaml", "bad.yaml", PLAN]),
+                "--nonmem-out": FILES, "--nonmem-noise": FLAG}),
     "calibrate-bands": (["calibrate-bands", "--studies", "murrough13a", "--n", "20", "--evaluations", "2",
                          "--no-profile", "--out", "cal.json"],
                   {"--coarse-evaluations": ints(0, 3, -1, 100_001), "--evaluations": ints(1, 3, -1, 0, 100_001),
@@ -129,16 +142,33 @@ OPTIONS: dict[str, tuple[list[str], dict[str, st.SearchStrategy]]] = {
                    "--fine-sigma": floats(0.01, 1, 0.0, 2.0), "--studies": STUDIES,
                    "--weight": keyvalues(TARGETS, PARAM_VALUES), "--out": OUTPUTS,
                    "--start": st.sampled_from(["missing.json", "adir", "afile", "empty.yaml", PLAN]),
-                   "--from-declared": FLAG, "--from-shipped": FLAG, "--install": FLAG}),
+                   "--from-declared": FLAG, "--from-shipped": FLAG, "--install": FLAG,
+                   "--replace-posterior-median": FLAG}),
+    "calibrate": (["calibrate", "--out", "out", "--waves", "2,2", "--validation", "0", "--steps", "10", "--draws", "1"],
+                  {"--waves": st.one_of(st.sampled_from(["2,2", "300,200,200", "1,2", "2,,2", "20001", "a", "", ",",
+                                                         ",".join(["2"] * 11), "2, 3", "-2"]), JUNK, TEXT),
+                   "--validation": ints(0, 3, -1, 10_001), "--steps": ints(10, 20, 9, -1, 10_000_001),
+                   "--draws": ints(1, 3, 0, -1, 100_001), "--n": ints(0, 3, -1, 100_001),
+                   "--seed": any_ints(0, 2**32 - 1), "--design-seed": any_ints(0, 2**32 - 1), "--out": OUTPUTS,
+                   "--restart": FLAG, "--install": FLAG, "--force": FLAG}),
+    "posterior": (["posterior", "--summary"],
+                  {"--path": st.sampled_from(["missing.parquet", "adir", "afile", "empty.yaml", PLAN, ""]),
+                   "--json": FLAG, "--no-summary": FLAG}),
+    "import-nonmem": (["import-nonmem", NONMEM, "--out", "out"],
+                      {"ARG": st.sampled_from([NONMEM, "missing.csv", "adir", "afile", "empty.yaml", PLAN, HISTORY]),
+                       "--start": st.one_of(dates(), st.sampled_from(["2025-01-06 09:00", "2025-01-06 25:00"])),
+                       "--horizon-days": floats(1, 60, 0.5, 0.0, 3651.0, -1.0), "--allow-off-label": FLAG,
+                       "--out": OUTPUTS, "--force": FLAG}),
     "forecast": (["forecast", HISTORY, "--particles", "100", "--horizon", "28", "--out", "out"],
                  {"ARG": st.sampled_from([HISTORY, "missing.csv", "adir", "afile", "empty.yaml", PLAN]),
                   "--risk": floats(0.01, 0.99, 0.0, 1.0, -0.1, 2.0), "--horizon": ints(14, 40, 13, 731, -1),
                   "--particles": ints(100, 200, 99, 100_001, -1), "--every": floats(1, 180, 0.5, 181, -7),
-                  "--seed": any_ints(0, 2**32 - 1), "--today": dates(), "--out": OUTPUTS}),
+                  "--seed": any_ints(0, 2**32 - 1), "--today": dates(), "--out": OUTPUTS,
+                  "--dose-mg": floats(10, 70, 0.0, -35.0, 1e6)}),
     "policies": (["policies", "--patients", "2", "--particles", "8", "--no-therapy", "--out", "out"],
                  {"--patients": ints(2, 3, 1, 0, 2_001), "--particles": ints(8, 10, 7, 513),
                   "--seed": any_ints(0, 2**32 - 1), "--out": OUTPUTS, "--therapy": FLAG}),
-    "export-sbml": (["export-sbml", PLAN, "-o", "model.xml"], {"ARG": PLANS, "--output": OUTPUTS}),
+    "export-sbml": (["export-sbml", PLAN, "-o", "model.xml"], {"ARG": PLANS, "--output": OUTPUTS, "--check": FLAG}),
 }
 
 
@@ -167,6 +197,7 @@ def _fixtures(folder: Path) -> None:
     (folder / "empty.yaml").write_text("")
     (folder / "bad.yaml").write_text("name: [unclosed\n")
     (folder / "plan-copy.yaml").write_text(Path(PLAN).read_text())
+    (folder / NONMEM).write_text(NONMEM_TEXT)
 
 
 class Hang(BaseException):
@@ -218,6 +249,20 @@ def check(args: list[str]) -> None:
 
 FUZZ_SETTINGS = {"deadline": None, "database": None, "derandomize": False, "print_blob": True,
                  "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+
+
+def fake_fit(out, config, *, resume=False, command="", progress=None, **kwargs):
+    """Stands in for ``ketasim.evidence.fit.run_fit``: writes the fit's three files into ``out``."""
+    for name in ("posterior.parquet", "posterior.json", "calibrated.json"):
+        (out / name).write_text("{}\n")
+    return {"simulations": 0, "seconds": {"wall_total": 0.0, "cpu_total": 0.0},
+            "validation": {"share_within_2sd": float("nan"), "draws_simulated": 0}}
+
+
+@pytest.fixture(autouse=True)
+def no_real_fit_and_no_install(monkeypatch):
+    monkeypatch.setattr("ketasim.evidence.fit.run_fit", fake_fit)
+    monkeypatch.setattr("ketasim.interfaces.commands.calibrate._editable_root", lambda: None)
 
 
 @pytest.mark.parametrize("command", sorted(OPTIONS))

@@ -19,7 +19,9 @@ wrote the folder, when, and every file in it) and renames the folder into place.
   leaves only a hidden ``.ketasim-partial-*`` folder, removed by the next run in the same place.
 
 :func:`output_file` does the same for one file (``calibrate --out``, ``export-sbml -o``): a
-temporary file beside the target, ``os.replace`` into place when complete. :func:`output_set` joins a
+temporary file beside the target, ``os.replace`` into place when complete. :func:`resumable_folder`
+keeps the work folder ``OUT.partial`` of an interrupted run for the next run to continue (``ketasim
+calibrate``). :func:`output_set` joins a
 folder and the extra files of other options (``--nonmem-out``, ``--netcdf``): all checked before
 any work, each written in the same way (one inside the folder is written in the folder's temporary).
 """
@@ -104,6 +106,66 @@ def output_file(path: str | Path, *, option: str = "--out", inputs: Sequence[str
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         _reraise(exc, path, option, f"nothing was written to {path}")
+
+
+PARTIAL_SUFFIX = ".partial"
+
+
+@contextmanager
+def resumable_folder(path: str | Path, *, force: bool = False, option: str = "--out", inputs: Sequence[str | Path] = (),
+                     restart: bool = False) -> Iterator[tuple[Path, bool]]:
+    """Like :func:`output_folder` for long work that checkpoints: yield ``(work folder, resumed)``.
+
+    The work folder is ``<path>.partial`` beside ``path``. It is kept when the block is interrupted or
+    fails, and the next run into the same ``path`` writes into it again (``resumed`` True: continue
+    from its checkpoint); ``restart`` empties it first. When the block completes, the manifest is
+    written and the folder renamed to ``path`` (an earlier output there replaced as by
+    :func:`output_folder`). Two runs into one work folder at once are refused (a lock held while the
+    block runs). Every check of ``path`` runs before the block.
+    """
+    import fcntl
+
+    started = _now()
+    target = _check_target(path, option, inputs, folder=True)
+    _previous_run(target, path, option, force)
+    work = target.parent / (target.name + PARTIAL_SUFFIX)
+    name_max, _ = _limits(_nearest_existing(target))
+    if len(os.fsencode(work.name)) > name_max:
+        raise OutputError(option, _short(str(path)), f"a folder name of at most {name_max - len(PARTIAL_SUFFIX)} "
+                                                     f"bytes (the work folder adds {PARTIAL_SUFFIX})")
+    _make_parent(target.parent, path, option)
+    if os.path.islink(work) or (os.path.lexists(work) and not work.is_dir()):
+        raise OutputError(option, str(path), f"a place for its work folder {work} (that is a file or a link: remove "
+                                             "it)")
+    if restart:
+        shutil.rmtree(work, ignore_errors=True)
+    resumed = work.is_dir() and any(work.iterdir())
+    try:
+        work.mkdir(mode=0o700, exist_ok=True)
+        lock = os.open(work / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError as exc:
+        raise OutputError(option, str(path), f"a place you can write to (cannot write {work}: {exc.strerror})"
+                          ) from None
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise OutputError(option, str(path), f"a folder no other run is writing (another ketasim process is "
+                                                 f"working in {work})") from None
+        try:
+            yield work, resumed
+            os.unlink(work / ".lock")
+            _write_manifest(work, started)
+            _tidy_permissions(work)
+            with _signals_held():
+                replaced = _swap_into_place(work, target, path, option)
+        except BaseException as exc:
+            _reraise(exc, path, option, f"{path} was not changed; the work so far is kept in {work}: run the same "
+                                        "command again to continue from it")
+    finally:
+        os.close(lock)
+    if replaced is not None:
+        shutil.rmtree(replaced, ignore_errors=True)
 
 
 @contextmanager

@@ -11,7 +11,8 @@ optimum, the discrepancy, the date and the command that reproduces it) to ``--ou
 ``calibrated.json`` in the working folder). ``--install`` writes the checkout's
 ``src/ketasim/data/calibrated.json`` instead (the shipped calibration every later result uses), and
 only when ketasim is installed editable from that checkout; the installed package is never written
-otherwise.
+otherwise. While that file is the posterior median written by ``ketasim calibrate --install`` (the shipped
+parameters), ``--install`` is refused unless ``--replace-posterior-median`` is given too.
 """
 
 from __future__ import annotations
@@ -81,7 +82,13 @@ def calibrate_command(
                                                  "the working folder)."),
     install: bool = typer.Option(False, "--install",
                                  help="Write the shipped calibration (src/ketasim/data/calibrated.json of the checkout "
-                                      "ketasim is installed editable from; refused for any other install)."),
+                                      "ketasim is installed editable from; refused for any other install). Refused "
+                                      "while that file is the posterior median of 'ketasim calibrate' (the shipped "
+                                      "parameters) unless --replace-posterior-median is given too."),
+    replace_posterior_median: bool = typer.Option(False, "--replace-posterior-median",
+                                                  help="With --install: replace the shipped posterior median by "
+                                                       "this band fit on purpose (posterior.parquet is left as it "
+                                                       "is and no longer matches calibrated.json)."),
 ) -> None:
     """Legacy: fit the response parameters to the targets' bands (CMA-ES, claims as penalties); see calibrate."""
     from ketasim.interfaces.outputs import output_file
@@ -96,7 +103,11 @@ def calibrate_command(
     start_record = None if (from_declared or from_shipped) else load_start(start or start_path())
     weights = _weights(weight or [])
     chosen = [get_study(s.strip()) for s in studies.split(",") if s.strip()] or None
+    if replace_posterior_median and not install:
+        raise OptionError("--replace-posterior-median", "without --install", "only together with --install")
     target, option = (checkout_calibration(), "--install") if install else (out or Path(DEFAULT_OUT), "--out")
+    if install and not replace_posterior_median:
+        refuse_replacing_posterior_median(target)
     with output_file(target, option=option, inputs=[start] if start is not None else (),
                      allow_package=install) as tmp:
         record, result = _calibrate(tmp, chosen, n_patients, seed, coarse_evaluations, evaluations, sigma, fine_sigma,
@@ -123,6 +134,21 @@ def checkout_calibration() -> Path:
                                                      f"(pip install -e CHECKOUT); this one runs from {package} and "
                                                      f"is {installed}: write with --out and copy the file by hand")
     return shipped
+
+
+def refuse_replacing_posterior_median(shipped: Path) -> None:
+    """:class:`OptionError` if ``shipped`` (the calibration ``--install`` would replace) is a posterior median."""
+    import json
+
+    try:
+        method = str(json.loads(shipped.read_text(encoding="utf-8")).get("method", ""))
+    except (OSError, ValueError, AttributeError):
+        return  # missing or not a record: nothing of the posterior's to lose
+    if method.startswith("posterior median"):
+        raise OptionError("--install", str(shipped), "a shipped calibration that is not the posterior median of "
+                                                     "'ketasim calibrate' (this one is: the band fit would silently "
+                                                     "replace the shipped parameters); write with --out, or add "
+                                                     "--replace-posterior-median to replace it on purpose")
 
 
 def _editable_root() -> Path | None:
