@@ -137,9 +137,6 @@ def resumable_folder(path: str | Path, *, force: bool = False, option: str = "--
     if os.path.islink(work) or (os.path.lexists(work) and not work.is_dir()):
         raise OutputError(option, str(path), f"a place for its work folder {work} (that is a file or a link: remove "
                                              "it)")
-    if restart:
-        shutil.rmtree(work, ignore_errors=True)
-    resumed = work.is_dir() and any(work.iterdir())
     try:
         work.mkdir(mode=0o700, exist_ok=True)
         lock = os.open(work / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
@@ -152,6 +149,14 @@ def resumable_folder(path: str | Path, *, force: bool = False, option: str = "--
         except OSError:
             raise OutputError(option, str(path), f"a folder no other run is writing (another ketasim process is "
                                                  f"working in {work})") from None
+        earlier = [e for e in work.iterdir() if e.name != ".lock"]
+        if restart:
+            for e in earlier:
+                if e.is_dir() and not e.is_symlink():
+                    shutil.rmtree(e)
+                else:
+                    e.unlink()
+        resumed = bool(earlier) and not restart
         try:
             yield work, resumed
             os.unlink(work / ".lock")

@@ -30,7 +30,7 @@ MAX_WAVES = 10
 MAX_VALIDATION = 10_000
 MAX_STEPS = 10_000_000
 MAX_DRAWS = 100_000
-MAX_PATIENTS = 100_000
+MAX_STUDY_PATIENTS = 100_000
 
 DISCLAIMER = "Research and decision-support software, not a medical device."
 
@@ -72,7 +72,7 @@ def calibrate_command(
                               help="MCMC steps of the final sampling (the first half burn-in)."),
     draws: int = typer.Option(400, "--draws", callback=within(1, MAX_DRAWS, what="draws"),
                               help="Posterior draws written (at least 200 ship)."),
-    n_patients: int = typer.Option(0, "--n", callback=within(1, MAX_PATIENTS, what="virtual patients per study",
+    n_patients: int = typer.Option(0, "--n", callback=within(1, MAX_STUDY_PATIENTS, what="virtual patients per study",
                                                              also=(0,)),
                                    help="Virtual patients per study (0: the default, 300; SUSTAIN-1 800)."),
     seed: int = typer.Option(0, "--seed", callback=SEED, help="Seed of the virtual cohorts (common random numbers)."),
