@@ -119,7 +119,7 @@ def test_phq9_history_by_hand(tmp_path: Path, case: str) -> None:
     assert [r["interval_days"] for r in rows] == [7, 28] and rows[0]["sessions_per_year"] == 52
     for r in rows:
         for key in ("days_in_remission", "relapses"):
-            assert r[key]["q10"] <= r[key]["mean"] <= r[key]["q90"]
+            assert 0 <= r[key]["q10"] <= r[key]["q90"]  # (a skewed outcome's mean may lie outside its 80% range)
         assert 0 <= r["days_in_remission"]["mean"] <= 364
     # the trade-off: a dearer session never picks a shorter interval
     picks = [t["interval_days"] for t in rec["interval_tradeoff"]]

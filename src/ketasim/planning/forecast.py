@@ -532,7 +532,8 @@ def plot_forecast(fc: Forecast, path: str | None = None):
                 color="gray", ms=4, label=f"other scales, converted to {label}")
     if fc.past_fit:
         ax.errorbar([to_dt(d) for d in fc.past_fit["day"]], fc.past_fit["q0.5"],
-                    yerr=[fc.past_fit["q0.5"] - fc.past_fit["q0.1"], fc.past_fit["q0.9"] - fc.past_fit["q0.5"]],
+                    yerr=[np.maximum(fc.past_fit["q0.5"] - fc.past_fit["q0.1"], 0.0),
+                          np.maximum(fc.past_fit["q0.9"] - fc.past_fit["q0.5"], 0.0)],
                     fmt="none", ecolor="tab:blue", alpha=0.5, capsize=2, label="model fit to past (80%)")
     ymax = spec.range[1]
     for d in h.of_kind("dose"):
@@ -605,9 +606,9 @@ def plot_intervals(fc: Forecast, path: str | None = None):
                            (axes[1], "relapses", "relapses in the next year")):
         x = [r["sessions_per_year"] for r in rows]
         m = [r[key]["mean"] for r in rows]
-        lo = [r[key]["mean"] - r[key]["q10"] for r in rows]
-        hi = [r[key]["q90"] - r[key]["mean"] for r in rows]
-        ax.errorbar(x, m, yerr=[lo, hi], fmt="o-", capsize=3, color="tab:blue")
+        # the 80% range as a bar of its own: a skewed outcome's mean may lie outside it
+        ax.vlines(x, [r[key]["q10"] for r in rows], [r[key]["q90"] for r in rows], color="tab:blue", alpha=0.4, lw=6)
+        ax.plot(x, m, "o-", color="tab:blue")
         for r, xi, mi in zip(rows, x, m, strict=True):
             ax.annotate(f"every {r['interval_days']} d", (xi, mi), textcoords="offset points", xytext=(4, 4),
                         fontsize=7)
