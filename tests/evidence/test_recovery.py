@@ -12,11 +12,6 @@ FREE = ("kappa_G", "k_form", "placebo:placebo_late", "placebo:placebo_early")
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "known failure (2026-12-03): the truth of kappa_G, k_form and placebo_late lies just outside the 90% "
-    "interval (e.g. k_form 0.200 vs 0.202-0.236): the likelihood ignores the Monte-Carlo error of the fit's fixed "
-    "virtual cohorts (common random numbers make it a systematic offset), so the posterior is too narrow; fix: "
-    "add each summary's Monte-Carlo variance at the fit's cohort size to the likelihood variance, then refit"))
 def test_known_parameters_are_recovered(tmp_path):
     config = FitConfig(waves=(48, 32), validation=8, walkers=32, steps_between_waves=600, steps=1200, burn=600,
                        draws=300, n_patients=120)

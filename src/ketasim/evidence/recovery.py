@@ -1,9 +1,12 @@
 """Recovery test: simulate the evidence base from known parameters, fit, check the truth is recovered.
 
 :func:`synthetic_likelihood` replaces every published summary by one drawn from the likelihood's own
-generative model at known parameters: the virtual trials' summaries at the truth (a large virtual cohort),
-a between-study deviation per summary (the true heterogeneity), then the published design's sampling
-noise (binomial with the published n, normal with the published SE, log-normal with the SE of the log).
+generative model at known parameters: the virtual trials' summaries at the truth (a large virtual cohort,
+:data:`DATA_PATIENTS` per study, other patients than the fit's: it stands for the population value; its own
+Monte-Carlo variance is a few percent of the fit's and is neglected), a between-study deviation per summary
+(the true heterogeneity), then the published design's sampling noise (binomial with the published n, normal
+with the published SE, log-normal with the SE of the log). The fit's cohorts are smaller and fixed (common
+random numbers); their Monte-Carlo error is the likelihood's ``MonteCarloError``.
 :func:`run_recovery` fits a subset of the parameters (the others held at the truth) to those data with
 :func:`ketasim.evidence.fit.run_fit` and reports, per parameter, whether the truth lies inside the 90%
 posterior interval.
@@ -24,8 +27,12 @@ from ketasim.evidence.simulate import ParameterSet, simulate_evidence
 from ketasim.trials.calibrate import FreeParameter
 
 
-def synthetic_likelihood(truth: ParameterSet, het: Heterogeneity, *, seed: int = 0, n_patients: int = 1000,
-                         sim_seed: int = 12345) -> Likelihood:
+#: Virtual patients per study behind the synthetic data (the "population value" of each summary).
+DATA_PATIENTS = 2000
+
+
+def synthetic_likelihood(truth: ParameterSet, het: Heterogeneity, *, seed: int = 0,
+                         n_patients: int = DATA_PATIENTS, sim_seed: int = 12345) -> Likelihood:
     """A :class:`Likelihood` of the same items whose data are drawn at ``truth`` (module docstring)."""
     lik = Likelihood()
     z = lik.transform_values(simulate_evidence(truth, n_patients=n_patients, seed=sim_seed).values)
@@ -63,9 +70,7 @@ def run_recovery(out: Path, free_keys: tuple[str, ...], truth_unit: float | dict
     het = het or Heterogeneity(1.0, 0.2, 0.1)
     config = config or FitConfig(waves=(60, 40), validation=10, steps_between_waves=800, steps=1500, burn=700,
                                  draws=300, walkers=32, n_patients=200)
-    # the data's summaries come from virtual trials of the fit's own size (other cohorts): the simulator the
-    # fit emulates, with its Monte-Carlo noise part of the data's
-    lik = synthetic_likelihood(truth, het, seed=seed, n_patients=config.n_patients or 300)
+    lik = synthetic_likelihood(truth, het, seed=seed)
     record = run_fit(out, config, fit_space=space.FitSpace(free, replace(truth, label="base")), likelihood=lik,
                      command="recovery")
     import pyarrow.parquet as pq

@@ -237,9 +237,14 @@ def compute_outcome(study: Study, spec: OutcomeSpec, arms: dict[str, ArmScores],
         ref = arms[spec.reference_arm]  # type: ignore[index]
         sel_ref = _selected(study, spec, ref, eligible.get(spec.reference_arm))  # type: ignore[arg-type]
         k = _visit_index(study, spec.visit)
-        a = E.mean_estimate(arm.scores[sel, k] - base[sel])
-        b = E.mean_estimate(ref.scores[sel_ref, k] - ref.scores[sel_ref, _visit_index(study, spec.baseline_visit)])
-        return E.Estimate(a.value - b.value, a.low - b.value, a.high - b.value, min(a.n, b.n))
+        change = arm.scores[sel, k] - base[sel]
+        change_ref = ref.scores[sel_ref, k] - ref.scores[sel_ref, _visit_index(study, spec.baseline_visit)]
+        if np.array_equal(arm.rows[sel], ref.rows[sel_ref]):
+            # parallel arms of the same virtual patients: the paired difference's interval
+            return E.mean_estimate(change - change_ref)
+        a, b = E.mean_estimate(change), E.mean_estimate(change_ref)
+        half = np.hypot(a.high - a.value, b.high - b.value)
+        return E.Estimate(a.value - b.value, a.value - b.value - half, a.value - b.value + half, min(a.n, b.n))
     if kind == "sustained_response":
         idx = [_visit_index(study, v) for v in spec.visits]
         b0 = arm.scores[sel, _visit_index(study, "baseline")]
