@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from ketasim.trials.cohort import Cohort, enrol_study, model_madrs
 from ketasim.trials.measurement import MeasurementModel, MeasurementNoise, observe_visits
 from ketasim.trials.studies import BUILTIN_STUDIES, OutcomeSpec, Study
 from ketasim.trials.targets import TARGETS_BY_ID, Target
+
+if TYPE_CHECKING:
+    from ketasim.evidence.draws import PredictiveInterval
 
 DEFAULT_PATIENTS = 400
 REPORT_PATIENTS = 1000  # virtual patients enrolled per study by ``ketasim trials``
@@ -61,13 +65,15 @@ def _rounded(x: float) -> float | None:
 
 @dataclass(frozen=True)
 class TargetResult:
-    """One target next to its simulated value."""
+    """One target next to its simulated value (at the typical values) and, when the trials ran over posterior
+    draws, its posterior predictive interval ``predictive`` (``ketasim.trials.predictive``)."""
 
     target: Target
     estimate: E.Estimate
     study_id: str
     n_enrolled: int
     arm: str = ""
+    predictive: PredictiveInterval | None = None
 
     @property
     def within_band(self) -> bool:
@@ -89,7 +95,18 @@ class TargetResult:
                 "published": t.published, "band": list(t.band), "simulated": _rounded(e.value),
                 "interval": [_rounded(e.low), _rounded(e.high)], "n_patients": int(e.n), "n_enrolled": self.n_enrolled,
                 "within_band": self.within_band, "definition": t.definition, "arm": self.arm,
-                "n_published": t.n_published, "log_likelihood": None if ll is None else round(ll, 4)}
+                "n_published": t.n_published, "log_likelihood": None if ll is None else round(ll, 4),
+                **self.predictive_dict()}
+
+    def predictive_dict(self) -> dict:
+        """``ppi_median``, ``ppi50``, ``ppi90`` (``[low, high]``), ``ppi_low``/``ppi_high`` (the 90% interval),
+        ``ppi_draws``, ``within_ppi50``, ``within_ppi90``: None without posterior draws."""
+        p = self.predictive
+        if p is None:
+            return {"ppi_median": None, "ppi50": None, "ppi90": None, "ppi_low": None, "ppi_high": None,
+                    "ppi_draws": 0, "within_ppi50": None, "within_ppi90": None}
+        return {**p.as_dict(), "within_ppi50": p.contains(self.target.published, 50),
+                "within_ppi90": p.contains(self.target.published, 90)}
 
 
 def _allocation(study: Study, n: int, seed: int) -> np.ndarray:

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ketasim.errors import PlanError
+from ketasim.evidence.draws import DrawSpec, draw_spec, split_patients
 from ketasim.interfaces.cli import app
 from ketasim.interfaces.nonmem_options import NONMEM_NOISE_HELP, NONMEM_OUT_HELP, NONMEM_SCALE_HELP
 from ketasim.parameters import parse_overrides
@@ -64,10 +65,13 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
                    chunk_size: int | None = None, overrides: dict[str, float] | None = None,
                    spreads: dict[str, float] | None = None, progress: bool = True,
                    figures: bool = True, nonmem_out: Path | None = None, nonmem_scale: str = "madrs",
-                   nonmem_noise: bool = False, netcdf: Path | None = None) -> dict[str, Any]:
+                   nonmem_noise: bool = False, netcdf: Path | None = None, draws: DrawSpec | None = None
+                   ) -> dict[str, Any]:
     """Simulate the population, write every output to ``out`` (and the NONMEM dataset ``nonmem_out``: one
     observation a day per patient, residual noise seeded by ``seed``; and the labelled trajectories
-    ``netcdf``, ``.nc`` or ``.zarr``) and return the summary written."""
+    ``netcdf``, ``.nc`` or ``.zarr``) and return the summary written. The patients and figures come from the
+    typical values; ``draws`` (``ketasim.evidence.draws``; None: the typical values only) adds the posterior
+    predictive interval of every headline figure (``ketasim.population.predictive``)."""
     from ketasim.dosing.planfile import load_plan
     from ketasim.formats.arrays import (
         DATASET_OUTPUTS,
@@ -84,6 +88,9 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
     plan = load_plan(plan_file)
     if patients < 1:
         raise PlanError("--patients", patients, "a whole number >= 1")
+    draws = draws or DrawSpec(0)
+    if not draws.typical:
+        split_patients(patients, draws.draws)  # refuse too few patients before any work
     if nonmem_out is not None:
         nonmem_scale = check_scale(nonmem_scale)
         check_dataset_size(patients * (math.floor(plan.horizon_days) + 1 + len(plan.doses)), "--nonmem-out")
@@ -95,6 +102,12 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
                               chunk_size=chunk_size, scheduler=scheduler, progress=progress,
                               keep_trajectories=nonmem_out is not None or netcdf is not None,
                               outputs=DATASET_OUTPUTS if netcdf is not None else ("madrs",))
+    summary_predictive = None
+    if not draws.typical:
+        from ketasim.population.predictive import population_predictive
+
+        summary_predictive = population_predictive(plan, patients, seed, draws, overrides=overrides,
+                                                   spreads=spreads, progress=None)
     out.mkdir(parents=True, exist_ok=True)
     if netcdf is not None:
         write_dataset(population_dataset(res, plan=plan), netcdf)
@@ -121,6 +134,12 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
                "patient_years": round(patients * plan.horizon_days / 365.25, 3), **res.summary(),
                "off_label": bool(plan.allow_off_label),
                "files": files + ["summary.json"] + [str(f) for f in (nonmem_out, netcdf) if f is not None]}
+    if summary_predictive is not None:
+        from ketasim.population.predictive import add_predictive
+
+        add_predictive(summary, summary_predictive, draws, patients // draws.draws)
+    else:
+        summary["uncertainty"] = {"draws": 0, "description": draws.describe()}
     if plan.allow_off_label:
         summary["off_label_note"] = "doses outside published ranges were allowed in this plan (allow_off_label)"
     (out / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2) + "\n", encoding="utf-8")
@@ -130,7 +149,10 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
 def _pct(r: dict[str, Any]) -> str:
     if r.get("n", 0) == 0 or r.get("rate") is None or not math.isfinite(r["rate"]):
         return "n/a"
-    return f"{100 * r['rate']:.1f}% (95% MC {100 * r['ci_low']:.1f}-{100 * r['ci_high']:.1f}; n = {r['n']:,})"
+    text = f"{100 * r['rate']:.1f}% (95% MC {100 * r['ci_low']:.1f}-{100 * r['ci_high']:.1f}; n = {r['n']:,})"
+    if r.get("ppi_low") is not None:
+        text += f"; 90% predictive {100 * r['ppi_low']:.1f}-{100 * r['ppi_high']:.1f}"
+    return text
 
 
 def _days(m: dict[str, Any]) -> str:
@@ -164,6 +186,7 @@ def print_population_summary(summary: dict[str, Any], out: Path, console: Consol
         t.add_row("days in remission (mean)", f"{dir_['mean']:.1f} of {summary['horizon_days']:g}")
     console.print(t)
     console.print(f"{summary['patient_years']:,} patient-years in {summary['seconds']:.1f} s")
+    console.print(summary["uncertainty"]["description"])
     console.print(f"wrote {', '.join(str(out / f) for f in summary['files'])}")
     if summary.get("off_label"):
         console.print("[bold red]OFF-LABEL: doses outside published ranges were allowed in this plan "
@@ -191,6 +214,11 @@ def population_command(
     netcdf: Path = typer.Option(None, "--netcdf", help="Also write every patient's daily trajectories (the four "
                                 "scales and the main states) with the patients' parameters as a labelled dataset: "
                                 "FILE.nc (NetCDF) or FILE.zarr (Zarr)."),
+    draws: int = typer.Option(None, "--draws", help="Posterior draws of the population parameters behind the "
+                              "predictive intervals (default 100, or one per patient when fewer; the patients split "
+                              "evenly over them)."),
+    typical: bool = typer.Option(False, "--typical", help="The typical values (posterior median) only: no "
+                                 "posterior draws, Monte-Carlo intervals only."),
 ) -> None:
     """Simulate a virtual population under a plan: outcomes per patient, rates with intervals, figures."""
     overrides = parse_overrides(param)
@@ -199,5 +227,6 @@ def population_command(
     summary = run_population(plan_file, out, patients=patients, seed=seed, scheduler=scheduler,
                              chunk_size=chunk_size, overrides=overrides, spreads=spreads, progress=True,
                              figures=not no_figures, nonmem_out=nonmem_out, nonmem_scale=nonmem_scale,
-                             nonmem_noise=nonmem_noise, netcdf=netcdf)
+                             nonmem_noise=nonmem_noise, netcdf=netcdf,
+                             draws=draw_spec(draws, typical, n_patients=patients, seed=seed))
     print_population_summary(summary, out, console)

@@ -2,7 +2,10 @@
 
 ``ketasim trials`` runs every built-in study (the trials of the clinical targets) with the parameters in
 force and prints, for each target, the published value and band, the simulated value with its 95%
-Monte-Carlo interval, the number of virtual patients behind it and whether it falls in the band.
+Monte-Carlo interval, the number of virtual patients behind it and whether it falls in the band. By default
+every study also runs once per posterior draw (``--draws D``, 100; ``ketasim.trials.predictive``), and each
+figure gets its 50% and 90% posterior predictive intervals and whether the published value lies inside
+(``ppi50``, ``ppi90``, ``within_ppi90``; the JSON's ``coverage`` sums them up); ``--typical`` skips the draws.
 ``--study FILE.yaml`` runs a user study instead (repeatable); ``--json`` prints JSON; ``--report DIR``
 writes the validation report (tables, figures, identifiability and sensitivity) to ``DIR``.
 """
@@ -18,10 +21,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ketasim.errors import PlanError
+from ketasim.evidence.draws import DEFAULT_DRAWS, DrawSpec, draw_spec, split_patients
 from ketasim.interfaces.cli import app
 from ketasim.interfaces.nonmem_options import NONMEM_NOISE_HELP, NONMEM_OUT_HELP
 
 DISCLAIMER = "Research and decision-support software, not a medical device."
+TRIAL_PATIENTS_PER_DRAW = 10  # fewest virtual patients per study and draw when --draws is not given
 
 
 def _studies(files: list[Path] | None, ids: str):
@@ -57,20 +62,31 @@ def trials_command(
                                     "visits; columns STUDY and ARM."),
     nonmem_noise: bool = typer.Option(False, "--nonmem-noise", help=NONMEM_NOISE_HELP + " These are the scores "
                                       "the trials' outcomes come from."),
+    draws: int = typer.Option(None, "--draws", help="Posterior draws of the population parameters behind the "
+                              "predictive intervals: every study once per draw, the --n patients split evenly over "
+                              f"the draws (default {DEFAULT_DRAWS}, fewer when a draw would get under "
+                              f"{TRIAL_PATIENTS_PER_DRAW} patients)."),
+    typical: bool = typer.Option(False, "--typical", help="The typical values (posterior median) only: no "
+                                 "posterior draws, no predictive intervals."),
 ) -> None:
     """Run virtual trials and compare every figure with its published value and band."""
-    from ketasim.trials.runner import REPORT_PATIENTS, run_trials
+    from ketasim.trials.predictive import coverage, run_trials_predictive
+    from ketasim.trials.runner import REPORT_PATIENTS
 
     if n_patients < 0:
         raise PlanError("--n", n_patients, "a positive number of virtual patients")
     chosen, extra = _studies(study, studies)
     n = n_patients if n_patients > 0 else REPORT_PATIENTS
+    spec = draw_spec(draws, typical, n_patients=n, per_draw=TRIAL_PATIENTS_PER_DRAW, seed=seed)
+    if not spec.typical:
+        split_patients(n, spec.draws)
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True, disable=as_json) as bar:
-        task = bar.add_task("virtual trials", total=len(chosen))
-        results, rows = run_trials(chosen, n, seed, targets=extra,
-                                   progress=lambda sid: bar.update(task, advance=1, description=sid))
+        task = bar.add_task("virtual trials", total=len(chosen) * (1 + spec.draws))
+        results, rows = run_trials_predictive(chosen, n, seed, spec=spec, targets=extra,
+                                              progress=lambda sid, k, d: bar.update(task, advance=1,
+                                                                                    description=sid))
     user_rows = [] if not study else _user_outcomes(results, extra)
     if nonmem_out is not None:
         from ketasim.formats.nonmem import trials_records, write_nonmem
@@ -87,12 +103,13 @@ def trials_command(
         if not as_json:
             console.print(f"report written to {path}")
     if as_json:
-        payload = {"disclaimer": DISCLAIMER, "seed": seed, "targets": [r.as_dict() for r in rows]}
+        payload = {"disclaimer": DISCLAIMER, "seed": seed, "draws": spec.draws, "uncertainty": spec.describe(),
+                   "targets": [r.as_dict() for r in rows], "coverage": coverage(rows)}
         if user_rows:
             payload["outcomes"] = user_rows
         typer.echo(json.dumps(payload, indent=2))
         return
-    _print_table(rows, user_rows)
+    _print_table(rows, user_rows, spec)
 
 
 def _user_outcomes(results, extra) -> list[dict]:
@@ -112,20 +129,35 @@ def _fmt(x: float | None, unit: str = "") -> str:
     return f"{x:.3g}{unit}" if abs(x) < 10 else f"{x:.1f}{unit}"
 
 
-def _print_table(rows, user_rows) -> None:
+def _print_table(rows, user_rows, spec: DrawSpec) -> None:
+    from ketasim.trials.predictive import coverage
+
     table = Table(title="virtual trials vs published targets", caption=DISCLAIMER)
-    for col in ("target", "published", "band", "simulated", "95% MC interval", "n", "in band"):
+    cols = ["target", "published", "band", "simulated", "95% MC interval", "n", "in band"]
+    if not spec.typical:
+        cols += ["90% predictive interval", "inside"]
+    for col in cols:
         table.add_column(col, overflow="fold")
     n_ok = 0
     for r in rows:
         d = r.as_dict()
         n_ok += d["within_band"]
-        table.add_row(d["id"], _fmt(d["published"]), f"{_fmt(d['band'][0])} to {_fmt(d['band'][1])}",
-                      _fmt(d["simulated"]), f"{_fmt(d['interval'][0])} to {_fmt(d['interval'][1])}",
-                      str(d["n_patients"]), "[green]yes[/green]" if d["within_band"] else "[red]MISS[/red]")
+        cells = [d["id"], _fmt(d["published"]), f"{_fmt(d['band'][0])} to {_fmt(d['band'][1])}",
+                 _fmt(d["simulated"]), f"{_fmt(d['interval'][0])} to {_fmt(d['interval'][1])}",
+                 str(d["n_patients"]), "[green]yes[/green]" if d["within_band"] else "[red]MISS[/red]"]
+        if not spec.typical:
+            cells += ["-" if d["ppi90"] is None else f"{_fmt(d['ppi_low'])} to {_fmt(d['ppi_high'])}",
+                      "yes" if d["within_ppi90"] else "no"]
+        table.add_row(*cells)
     for u in user_rows:
         table.add_row(f"{u['study']}:{u['id']}", "-", "-", _fmt(u["simulated"]),
-                      f"{_fmt(u['interval'][0])} to {_fmt(u['interval'][1])}", str(u["n_patients"]), "-")
-    Console(width=160).print(table)
+                      f"{_fmt(u['interval'][0])} to {_fmt(u['interval'][1])}", str(u["n_patients"]), "-",
+                      *(["-", "-"] if not spec.typical else []))
+    Console(width=180).print(table)
     if rows:
-        Console().print(f"{n_ok} of {len(rows)} targets within their band.")
+        Console().print(f"{n_ok} of {len(rows)} targets within their band (simulated at the typical values).")
+        cov = coverage(rows)["fit_set"]
+        if cov["targets"]:
+            Console().print(f"{cov['within_ppi90']} of {cov['targets']} published values inside their 90% "
+                            f"posterior predictive interval, {cov['within_ppi50']} inside the 50% interval.")
+    Console().print(spec.describe() + ".")
