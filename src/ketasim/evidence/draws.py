@@ -80,11 +80,12 @@ def parameter_sets(spec: DrawSpec) -> list[ParameterSet]:
     return [sets[k % len(sets)] for k in range(spec.draws)]
 
 
-def split_patients(total: int, draws: int) -> list[int]:
-    """``total`` patients split as evenly as whole numbers allow over ``draws`` draws (each at least 1)."""
+def split_patients(total: int, draws: int, *, field: str = "patients") -> list[int]:
+    """``total`` patients split as evenly as whole numbers allow over ``draws`` draws (each at least 1;
+    ``field`` names the option in the error)."""
     if total < draws:
-        raise PlanError("patients", total, f"at least one virtual patient per posterior draw ({draws}); "
-                        "raise the number of patients or lower --draws")
+        raise PlanError(field, total, f"at least one virtual patient per posterior draw ({draws} draws); "
+                        "raise it or lower --draws")
     base, extra = divmod(total, draws)
     return [base + (1 if k < extra else 0) for k in range(draws)]
 

@@ -90,7 +90,7 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
         raise PlanError("--patients", patients, "a whole number >= 1")
     draws = draws or DrawSpec(0)
     if not draws.typical:
-        split_patients(patients, draws.draws)  # refuse too few patients before any work
+        split_patients(patients, draws.draws, field="--patients")  # refuse too few patients before any work
     if nonmem_out is not None:
         nonmem_scale = check_scale(nonmem_scale)
         check_dataset_size(patients * (math.floor(plan.horizon_days) + 1 + len(plan.doses)), "--nonmem-out")

@@ -79,7 +79,7 @@ def trials_command(
     n = n_patients if n_patients > 0 else REPORT_PATIENTS
     spec = draw_spec(draws, typical, n_patients=n, per_draw=TRIAL_PATIENTS_PER_DRAW, seed=seed)
     if not spec.typical:
-        split_patients(n, spec.draws)
+        split_patients(n, spec.draws, field="--n")
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True, disable=as_json) as bar:
