@@ -11,7 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from ketasim.errors import PlanError
-from ketasim.evidence.draws import DEFAULT_DRAWS, DrawSpec, draw_spec, parameter_sets, predictive_interval, split_patients
+from ketasim.evidence.draws import (
+    DEFAULT_DRAWS,
+    DrawSpec,
+    draw_spec,
+    parameter_sets,
+    predictive_interval,
+    split_patients,
+)
 from ketasim.interfaces.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
