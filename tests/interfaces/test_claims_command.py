@@ -9,13 +9,13 @@ import numpy as np
 from typer.testing import CliRunner
 
 from ketasim.evidence.draws import DrawSpec, parameter_sets
+from ketasim.evidence.predictive import claim_probabilities
 from ketasim.interfaces.cli import app
-from ketasim.interfaces.commands.claims import CLAIM_TEXT, claims_report
-from ketasim.trials.constraints import claim_margins
+from ketasim.trials.constraints import CLAIM_TEXT, claim_margins
 
 
 def test_claim_shares_match_the_margins_of_the_same_draws():
-    report = claims_report(3, seed=5)
+    report = claim_probabilities(3, seed=5)
     margins = [claim_margins(ps.params) for ps in parameter_sets(DrawSpec(3, seed=5))]
     assert report["draws"] == 3 and [r["claim"] for r in report["claims"]] == list(margins[0])
     for r in report["claims"]:

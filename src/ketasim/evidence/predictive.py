@@ -117,13 +117,26 @@ def predictive_intervals(summaries: pd.DataFrame, het: pd.DataFrame, *, replicat
     return pd.DataFrame(rows)
 
 
-def claim_probabilities(post: Posterior, n_draws: int = 100, *, seed: int = 0) -> pd.DataFrame:
-    """Share of ``n_draws`` posterior draws under which each of the seed text's claims holds for the typical
-    patient (``ketasim.trials.constraints.claim_margins`` >= 0), with the claim's margin at the median draw:
-    the claims as tests of the evidence (issue 10, item 6), not constraints of the fit."""
-    from ketasim.trials.constraints import claim_margins
+def claim_probabilities(draws: int = 100, *, typical: bool = False, seed: int = 0,
+                        progress: Callable[[int, int], None] | None = None) -> dict:
+    """Share of ``draws`` posterior draws (or the typical values) under which each of the model's claims holds
+    for the typical patient (``ketasim.trials.constraints.claim_margins`` >= 0), with its plain-language
+    statement (``CLAIM_TEXT``) and the median margin (points, days or a ratio): the claims as tests of the
+    evidence, not constraints of the fit. Returns ``draws``, ``parameters`` (plain language) and ``claims``
+    (one dict per claim: claim, statement, share_holding, draws_holding, median_margin)."""
+    from ketasim.evidence.draws import draw_spec, parameter_sets
+    from ketasim.trials.constraints import CLAIM_TEXT, claim_margins
 
-    margins = [claim_margins(ps.params) for ps in post.parameter_sets(n_draws, seed=seed)]
-    df = pd.DataFrame(margins)
-    return pd.DataFrame({"claim": df.columns, "probability": (df >= 0).mean().to_numpy(),
-                         "median_margin": df.median().to_numpy()}).sort_values("probability")
+    spec = draw_spec(None if typical else draws, typical, seed=seed)
+    sets = parameter_sets(spec)
+    margins: list[dict[str, float]] = []
+    for k, ps in enumerate(sets):
+        margins.append(claim_margins(ps.params))
+        if progress:
+            progress(k + 1, len(sets))
+    rows = []
+    for key in margins[0]:
+        m = np.array([d[key] for d in margins])
+        rows.append({"claim": key, "statement": CLAIM_TEXT.get(key, key), "share_holding": float((m >= 0).mean()),
+                     "draws_holding": int((m >= 0).sum()), "median_margin": float(np.median(m))})
+    return {"draws": spec.draws, "parameters": spec.describe().split(";")[0], "claims": rows}
