@@ -150,6 +150,12 @@ def page(n_draws: int = 40) -> str:
     for _, r in loo_table.iterrows():
         out.append(f"| {r['study']} | {r['pareto_k']:.2f} | {r['effective_draws']:.1f} | {int(r['summaries'])} | "
                    f"{100 * r['within_ppi50']:.0f}% | {100 * r['within_ppi90']:.0f}% |")
+    from ketasim.evidence.predictive import plot_predictive_check
+
+    figure = ROOT / "docs" / "calibration" / "predictive_check.png"
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    plot_predictive_check(ppi, loo_ppi, figure)
+    out += ["", "![posterior predictive check](calibration/predictive_check.png)", ""]
     misses = ppi[~ppi["within_ppi90"]]
     out += ["", "## Published summaries outside their 90% predictive interval", ""]
     out += [f"- {r['id']} ({r['study']}): published {r['published']:.4g}, 90% predictive interval "

@@ -162,3 +162,37 @@ def claim_probabilities(draws: int = 100, *, typical: bool = False, seed: int = 
         rows.append({"claim": key, "statement": CLAIM_TEXT.get(key, key), "share_holding": float((m >= 0).mean()),
                      "draws_holding": int((m >= 0).sum()), "median_margin": float(np.median(m))})
     return {"draws": spec.draws, "parameters": spec.describe().split(";")[0], "claims": rows}
+
+
+def plot_predictive_check(full: pd.DataFrame, loo: pd.DataFrame | None, path) -> None:
+    """Every published summary against its posterior predictive intervals, one row per summary grouped by
+    study: the published value's position on a scale where the 90% interval runs from -1 to 1 (its median
+    at 0, the 50% interval shaded), for the full posterior (black) and leave one study out (orange)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def position(df: pd.DataFrame) -> np.ndarray:
+        mid = 0.5 * (df["ppi90_low"] + df["ppi90_high"])
+        half = 0.5 * (df["ppi90_high"] - df["ppi90_low"]).replace(0, np.nan)
+        return ((df["published"] - mid) / half).to_numpy(dtype=float)
+
+    full = full.sort_values(["study", "id"]).reset_index(drop=True)
+    y = np.arange(len(full))[::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.17 * len(full) + 1.5))
+    ax.axvspan(-1, 1, color="0.9", label="90% predictive interval")
+    p50 = 0.5 * (full["ppi50_high"] - full["ppi50_low"]) / (0.5 * (full["ppi90_high"] - full["ppi90_low"]))
+    ax.barh(y, 2 * p50.fillna(0), left=-p50.fillna(0), height=0.6, color="0.75", label="50% (approximate)")
+    ax.plot(np.clip(position(full), -3, 3), y, "k.", label="published, full posterior")
+    if loo is not None:
+        lo = loo.set_index("id").loc[full["id"]].reset_index()
+        ax.plot(np.clip(position(lo), -3, 3), y, ".", color="tab:orange", label="published, leave one study out")
+    ax.set_yticks(y, [f"{s}: {i}" for s, i in zip(full["study"], full["id"], strict=True)], fontsize=5)
+    ax.set_xlim(-3.2, 3.2)
+    ax.set_xlabel("published value relative to the 90% posterior predictive interval (clipped at +-3)")
+    ax.set_title("Posterior predictive check of every published summary of the fit set")
+    ax.legend(fontsize=6, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
