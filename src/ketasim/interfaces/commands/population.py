@@ -106,8 +106,14 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
     if not draws.typical:
         from ketasim.population.predictive import population_predictive
 
-        summary_predictive = population_predictive(plan, patients, seed, draws, overrides=overrides,
-                                                   spreads=spreads, progress=None)
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("posterior draws"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), transient=True, disable=not progress) as bar:
+            task = bar.add_task("draws", total=draws.draws)
+            summary_predictive = population_predictive(plan, patients, seed, draws, overrides=overrides,
+                                                       spreads=spreads,
+                                                       progress=lambda k, n: bar.update(task, completed=k))
     out.mkdir(parents=True, exist_ok=True)
     if netcdf is not None:
         write_dataset(population_dataset(res, plan=plan), netcdf)
