@@ -104,9 +104,9 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
                               outputs=DATASET_OUTPUTS if netcdf is not None else ("madrs",))
     summary_predictive = None
     if not draws.typical:
-        from ketasim.population.predictive import population_predictive
-
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from ketasim.population.predictive import population_predictive
 
         with Progress(TextColumn("posterior draws"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       TimeElapsedColumn(), transient=True, disable=not progress) as bar:
