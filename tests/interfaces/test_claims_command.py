@@ -39,3 +39,10 @@ def test_claims_command_reports_failures_without_failing():
     assert held == {k for k, v in claim_margins(default_vector()).items() if v >= 0}
     bad = CliRunner().invoke(app, ["claims", "--draws", "1"])
     assert bad.exit_code != 0
+
+
+def test_claims_page_is_written(tmp_path):
+    out = CliRunner().invoke(app, ["claims", "--typical", "--out", str(tmp_path / "claims.md")])
+    assert out.exit_code == 0, out.output
+    text = (tmp_path / "claims.md").read_text()
+    assert text.startswith("# The model's claims") and "| claim | holds in |" in text and "medical device" in text

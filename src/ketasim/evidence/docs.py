@@ -54,6 +54,11 @@ def baseline_sd_check() -> list[dict]:
     return rows
 
 
+def _resume_note(command: str) -> str:
+    return (" (`--resume` was the option of that version; the same command now continues by itself)"
+            if "--resume" in command else "")
+
+
 def page(n_draws: int = 40) -> str:
     post = load_posterior()
     prov = post.provenance
@@ -78,7 +83,8 @@ def page(n_draws: int = 40) -> str:
         intro = intro.replace(key, value)
     out = [intro]
     out += ["## The run that made the shipped posterior", "",
-            f"`{prov['command']}` on {prov['date']}: {prov['simulations']} simulations of the whole evidence base, "
+            f"`{prov['command']}` on {prov['date']}{_resume_note(prov['command'])}: {prov['simulations']} "
+            "simulations of the whole evidence base, "
             f"**{sec['wall_total'] / 60:.1f} minutes of wall time and {sec['cpu_total'] / 60:.1f} minutes of CPU** on "
             "this 2-core machine, run under `nice -n 5` while other jobs shared the cores (load average 4-6).", "",
             "| phase | wall (s) | CPU (s) |", "|---|---|---|"]

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ketasim.evidence.simulate import ParameterSet
 
 DEFAULT_DRAWS = 100
+MAX_DRAWS = 10_000  # the command-line limit of --draws (the shipped posterior holds 400; more repeat them)
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,16 @@ the input is wrong.
 from __future__ import annotations
 
 import json
+import shlex
+import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from ketasim.evidence.draws import DEFAULT_DRAWS
-from ketasim.interfaces.cli import app
+from ketasim.evidence.draws import DEFAULT_DRAWS, MAX_DRAWS
+from ketasim.interfaces.app import app
+from ketasim.interfaces.options import SEED, within
 
 DISCLAIMER = "Research and decision-support software, not a medical device."
 
@@ -53,17 +55,31 @@ def _verdict(share: float) -> str:
 
 @app.command("claims")
 def claims_command(
-    draws: int = typer.Option(DEFAULT_DRAWS, "--draws", help="Posterior draws to check each claim under."),
+    draws: int = typer.Option(DEFAULT_DRAWS, "--draws", callback=within(2, MAX_DRAWS, what="posterior draws"),
+                              help="Posterior draws to check each claim under."),
     typical: bool = typer.Option(False, "--typical", help="Check the typical values (posterior median) only."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the choice of posterior draws."),
+    seed: int = typer.Option(0, "--seed", callback=SEED, help="Seed of the choice of posterior draws."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    out: Path = typer.Option(None, "--out", help="Also write the report as a Markdown page (e.g. docs/claims.md)."),
 ) -> None:
     """How often each of the model's qualitative claims holds under the posterior (plain language)."""
-    from ketasim.errors import PlanError
+    if out is None:
+        _claims(draws, typical, seed, as_json, None)
+        return
+    from ketasim.interfaces.outputs import output_file
+
+    with output_file(out) as tmp:
+        _claims(draws, typical, seed, as_json, tmp)
+    if not as_json:
+        Console(stderr=True).print(f"claims report written to {out}")
+
+
+def _claims(draws: int, typical: bool, seed: int, as_json: bool, page: Path | None) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
     from ketasim.evidence.predictive import claim_probabilities
 
-    if not typical and draws < 2:
-        raise PlanError("--draws", draws, "a whole number of posterior draws >= 2 (or --typical)")
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True, disable=as_json) as bar:
@@ -71,6 +87,10 @@ def claims_command(
         report = claim_probabilities(draws, typical=typical, seed=seed,
                                      progress=lambda k, n: bar.update(task, completed=k))
     report["disclaimer"] = DISCLAIMER
+    if page is not None:
+        given = sys.argv[1:] if sys.argv[1:2] == ["claims"] else ["claims"]
+        command = "ketasim " + " ".join(shlex.quote(a) for a in given)
+        page.write_text(claims_markdown(report, command), encoding="utf-8")
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
