@@ -7,8 +7,9 @@ flat ``float64`` vector whose order is the order of :data:`RESPONSE_PARAMETERS`;
 the index of each name is in :data:`IDX` and is never written by hand elsewhere.
 
 Internal time unit: hours. Status is one of ``literature`` (value from a paper),
-``calibrated`` (fitted to the clinical targets by ``ketasim calibrate``) or
-``assumed`` (a modelling choice, to be calibrated or replaced).
+``calibrated`` (fitted to the clinical targets by ``ketasim calibrate``),
+``assumed`` (a modelling choice, to be calibrated or replaced) or ``hypothesis`` (a value no data of the
+evidence base inform, checked: fixed, and every output that depends on it depends on a hypothesis).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import numpy as np
 
 from ketasim.errors import PlanError
 
-Status = Literal["literature", "calibrated", "assumed"]
+STATUSES = ("literature", "calibrated", "assumed", "hypothesis")
+Status = Literal["literature", "calibrated", "assumed", "hypothesis"]
 
 HOURS_PER_DAY = 24.0
 
@@ -47,9 +49,8 @@ class Parameter:
     bounds: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
-        if self.status not in ("literature", "calibrated", "assumed"):
-            raise ValueError(f"parameter {self.name!r}: status {self.status!r} is not one of "
-                             "literature, calibrated, assumed")
+        if self.status not in STATUSES:
+            raise ValueError(f"parameter {self.name!r}: status {self.status!r} is not one of {', '.join(STATUSES)}")
         if self.bounds is not None and not (self.bounds[0] <= self.value <= self.bounds[1]):
             raise ValueError(f"parameter {self.name!r}: value {self.value} outside bounds {self.bounds}")
 

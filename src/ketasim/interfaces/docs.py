@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from ketasim.parameters import Parameter, all_parameters
+from ketasim.parameters import STATUSES, Parameter, all_parameters
 
 EQUATION_MODULES = (
     "ketasim.exposure.system",
@@ -69,9 +69,10 @@ def parameter_table(parameters: Iterable[Parameter] | None = None) -> str:
     layers: dict[str, list[Parameter]] = {}
     for p in params:
         layers.setdefault(p.layer, []).append(p)
-    counts = {s: sum(p.status == s for p in params) for s in ("literature", "calibrated", "assumed")}
+    counts = {s: sum(p.status == s for p in params) for s in STATUSES}
     out = [f"{len(params)} parameters: {counts['literature']} literature, {counts['calibrated']} calibrated, "
-           f"{counts['assumed']} assumed. Rates are per hour (1/h); a time constant of d days is a rate of "
+           f"{counts['assumed']} assumed, {counts['hypothesis']} hypotheses (values no data of the evidence base "
+           "inform: fixed, see docs/model.md). Rates are per hour (1/h); a time constant of d days is a rate of "
            "1/(24 d) per hour.", ""]
     for layer, rows in layers.items():
         out += [f"#### {layer}", "", "| name | value | unit | status | bounds | meaning | source |",
