@@ -14,7 +14,8 @@ The class of a patient is drawn from probabilities that may depend on the patien
     P(durable | age)       = (1 - P(non_responder | age)) durable_share
     P(transient | age)     = (1 - P(non_responder | age)) (1 - durable_share)
 
-and applied to the typical response parameters (``k_form`` and ``kappa_G`` times the class's sensitivity,
+and applied to the typical response parameters (non-responders: ``k_form`` and ``kappa_G`` times
+``sensitivity_nonresponder``; responders: ``k_form`` times ``formation_responder``; every class:
 ``k_hom = 1 / (24 tau_hom_class)``) before the moderate within-class variability (log-normal, SD(log)
 ``omega_within``; ``ketasim.population.model``). Published growth-mixture analyses of antidepressant trials (a
 non-responding and one or more responding trajectories) motivate the structure; the shares, sensitivities and
@@ -56,6 +57,10 @@ CLASS_PARAMETERS: tuple[Parameter, ...] = (
               (-1.5, 1.5)),
     Parameter("sensitivity_nonresponder", 0.1, "1", _SRC, "assumed",
               "factor on synapse formation and rapid relief in non-responders", "classes", (0.01, 0.6)),
+    Parameter("formation_responder", 4.0, "1", "assumed: responders form synapses as readily as the upper fifth of "
+              "the first population model's log-normal (its SD(log) 1.72 on k_form puts the 80th percentile at 4.2 "
+              "times the median); to be fitted to the evidence base", "assumed",
+              "factor on synapse formation in responders (transient and durable)", "classes", (0.5, 20.0)),
     Parameter("tau_hom_transient", 14.0, "days", f"{_SRC}; Murrough 2013b: median 18 days from the last of six "
               "infusions to relapse", "assumed",
               "homeostatic return time of mature synapses in transient responders", "classes", (2.0, 120.0)),
@@ -74,6 +79,7 @@ class ClassModel:
     durable_share: float = _CLASS_DEFAULT["durable_share"]
     age_effect: float = _CLASS_DEFAULT["age_effect"]
     sensitivity_nonresponder: float = _CLASS_DEFAULT["sensitivity_nonresponder"]
+    formation_responder: float = _CLASS_DEFAULT["formation_responder"]
     tau_hom_transient: float = _CLASS_DEFAULT["tau_hom_transient"]
     durable_ratio: float = _CLASS_DEFAULT["durable_ratio"]
 
@@ -119,8 +125,9 @@ class ClassModel:
         k_hom_typ = typical[IDX["k_hom"]]
         k_hom = np.array([self.tau_hom_transient, self.tau_hom_transient, self.tau_hom_durable])
         k_hom = 1.0 / (HOURS_PER_DAY * k_hom)
-        sens = np.array([self.sensitivity_nonresponder, 1.0, 1.0])
-        return {"k_form": sens, "kappa_G": sens, "k_hom": k_hom / k_hom_typ}
+        form = np.array([self.sensitivity_nonresponder, self.formation_responder, self.formation_responder])
+        relief = np.array([self.sensitivity_nonresponder, 1.0, 1.0])
+        return {"k_form": form, "kappa_G": relief, "k_hom": k_hom / k_hom_typ}
 
     def apply(self, params: np.ndarray, klass: np.ndarray, typical: np.ndarray) -> np.ndarray:
         """``params`` (n x p, drawn around ``typical``) moved to each patient's class (a copy)."""

@@ -13,6 +13,11 @@ weight (log-normal by sex, clipped to the observed range).
 The chronic load is capped so that it explains at most :data:`MAX_LOAD_SHARE` of a patient's
 baseline severity (``beta L <= 0.9 (MADRS_0 - floor) / kappa``): a larger load would need a
 negative trait deficit, which the model does not allow.
+
+With a response structure that has patient classes (``model="v2"``, ``ketasim.population.structures``), each
+patient's class is drawn from the stream ``SeedSequence([seed, block, 1])`` (its probabilities may depend on
+age) and moves the patient's drawn parameters to the class (``ClassModel.apply``); ``VirtualPatients.klass``
+holds it (-1: a structure without classes).
 """
 
 from __future__ import annotations
@@ -26,13 +31,14 @@ import pandas as pd
 from ketasim.dosing.plan import Patient
 from ketasim.errors import PlanError
 from ketasim.parameters import IDX, RESPONSE_PARAMETERS, default_vector
+from ketasim.population.classes import ClassModel
+from ketasim.population.structures import PopulationModel, population_model
 from ketasim.population.variability import (
     COVARIATE,
     DEFAULT_PK_MODEL,
     PK_TARGETS,
     RandomEffect,
     correlation_matrix,
-    default_variability,
     with_spreads,
 )
 
@@ -49,8 +55,9 @@ def load_cap(baseline_madrs: np.ndarray, params: np.ndarray) -> np.ndarray:
 
 
 PARAM_NAMES: tuple[str, ...] = tuple(p.name for p in RESPONSE_PARAMETERS)
-PATIENT_COLUMNS = ("patient", "weight_kg", "age", "sex", "baseline_madrs", "chronic_load", "acute_load_scale",
-                   "pk_cl", "pk_v", "pk_ka")
+PATIENT_COLUMNS = ("patient", "class", "weight_kg", "age", "sex", "baseline_madrs", "chronic_load",
+                   "acute_load_scale", "pk_cl", "pk_v", "pk_ka")
+CLASS_STREAM = 1  # third entry of a block's seed sequence for the class draws
 
 
 @dataclass
@@ -61,7 +68,8 @@ class VirtualPatients:
     ``pk_v``, ``pk_ka`` multiply every clearance, volume and absorption rate of the PK model;
     ``acute_load_scale`` multiplies the amplitude of the plan's life events; ``ids`` are the
     patients' indices in the population they were drawn from; ``latent`` holds the standard-normal
-    coordinates of the random effects (``effects`` names them), when sampled.
+    coordinates of the random effects (``effects`` names them), when sampled; ``klass`` the index of each
+    patient's class in ``ketasim.population.classes.CLASS_NAMES`` (-1: a structure without classes).
     """
 
     params: np.ndarray
@@ -78,14 +86,17 @@ class VirtualPatients:
     latent: np.ndarray | None = None
     effects: tuple[str, ...] = field(default_factory=tuple)
     seed: int | None = None
+    klass: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.params.shape[0]
+        if self.klass is None:
+            self.klass = np.full(n, -1, dtype=np.int64)
         if self.params.ndim != 2 or self.params.shape[1] != len(PARAM_NAMES):
             raise PlanError("patients.params", f"array of shape {self.params.shape}",
                             f"n x {len(PARAM_NAMES)} (one column per response parameter)")
         for name in ("pk_cl", "pk_v", "pk_ka", "weight_kg", "age", "sex", "baseline_madrs", "chronic_load",
-                     "acute_load_scale", "ids"):
+                     "acute_load_scale", "ids", "klass"):
             if np.shape(getattr(self, name)) != (n,):
                 raise PlanError(f"patients.{name}", f"shape {np.shape(getattr(self, name))}", f"({n},)")
         for name in ("pk_cl", "pk_v", "weight_kg"):
@@ -114,7 +125,8 @@ class VirtualPatients:
             weight_kg=self.weight_kg[idx], age=self.age[idx], sex=self.sex[idx],
             baseline_madrs=self.baseline_madrs[idx], chronic_load=self.chronic_load[idx],
             acute_load_scale=self.acute_load_scale[idx], ids=self.ids[idx],
-            latent=None if self.latent is None else self.latent[idx], effects=self.effects, seed=self.seed)
+            latent=None if self.latent is None else self.latent[idx], effects=self.effects, seed=self.seed,
+            klass=self.klass[idx])  # type: ignore[index]
 
     @classmethod
     def concat(cls, parts: Sequence[VirtualPatients]) -> VirtualPatients:
@@ -126,13 +138,16 @@ class VirtualPatients:
             lat = np.concatenate([p.latent for p in parts])  # type: ignore[misc]
         cat = {name: np.concatenate([getattr(p, name) for p in parts])
                for name in ("params", "pk_cl", "pk_v", "pk_ka", "weight_kg", "age", "sex", "baseline_madrs",
-                            "chronic_load", "acute_load_scale", "ids")}
+                            "chronic_load", "acute_load_scale", "ids", "klass")}
         return cls(**cat, latent=lat, effects=parts[0].effects if lat is not None else (), seed=parts[0].seed)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per patient: covariates, PK factors, loads, then every response parameter."""
+        from ketasim.population.classes import class_names
+
         df = pd.DataFrame({
-            "patient": self.ids, "weight_kg": self.weight_kg, "age": self.age, "sex": self.sex,
+            "patient": self.ids, "class": class_names(self.klass), "weight_kg": self.weight_kg, "age": self.age,
+            "sex": self.sex,
             "baseline_madrs": self.baseline_madrs, "chronic_load": self.chronic_load,
             "acute_load_scale": self.acute_load_scale, "pk_cl": self.pk_cl, "pk_v": self.pk_v, "pk_ka": self.pk_ka,
         })
@@ -162,7 +177,18 @@ class VirtualPatients:
         for name in PARAM_NAMES:
             if name in df.columns:
                 params[:, IDX[name]] = df[name].to_numpy(dtype=float)
-        return cls(params=params, pk_cl=col("pk_cl", 1.0).astype(float), pk_v=col("pk_v", 1.0).astype(float),
+        from ketasim.population.classes import CLASS_NAMES
+
+        klass = np.full(n, -1, dtype=np.int64)
+        if "class" in df.columns:
+            names = df["class"].fillna("").astype(str).to_numpy()
+            bad = sorted(set(names) - set(CLASS_NAMES) - {""})
+            if bad:
+                raise PlanError("patients table column class", bad[:3], f"{', '.join(CLASS_NAMES)} or empty")
+            lookup = {name: k for k, name in enumerate(CLASS_NAMES)}
+            klass = np.array([lookup.get(v, -1) for v in names], dtype=np.int64)
+        return cls(params=params, klass=klass, pk_cl=col("pk_cl", 1.0).astype(float),
+                   pk_v=col("pk_v", 1.0).astype(float),
                    pk_ka=col("pk_ka", 1.0).astype(float), weight_kg=col("weight_kg", ref.weight_kg).astype(float),
                    age=col("age", np.nan).astype(float), sex=col("sex", "unknown").astype(str),
                    baseline_madrs=col("baseline_madrs", ref.baseline_madrs).astype(float),
@@ -183,7 +209,7 @@ class VirtualPatients:
 
 
 def _block(seed: int, b: int, effects: tuple[RandomEffect, ...], chol: np.ndarray, base: np.ndarray,
-           patient: Patient, covariates: dict[str, float]) -> dict[str, np.ndarray]:
+           patient: Patient, covariates: dict[str, float], classes: ClassModel | None = None) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(b)]))
     u = rng.standard_normal((BLOCK, len(effects)))
     z = u @ chol.T
@@ -202,8 +228,14 @@ def _block(seed: int, b: int, effects: tuple[RandomEffect, ...], chol: np.ndarra
             params[:, IDX[e.target]] = e.apply(base[IDX[e.target]], z[:, j])
         else:
             out[e.target] = e.apply(out[e.target], z[:, j])
+    klass = np.full(BLOCK, -1, dtype=np.int64)
+    if classes is not None:
+        u_class = np.random.default_rng(np.random.SeedSequence([int(seed), int(b), CLASS_STREAM])).random(BLOCK)
+        klass = classes.assign(u_class, age)
+        params = classes.apply(params, klass, base)
     out["chronic_load"] = np.minimum(out["chronic_load"], load_cap(out["baseline_madrs"], params))
-    out.update(params=params, weight_kg=weight, age=age, sex=np.where(female, "female", "male"), latent=z)
+    out.update(params=params, weight_kg=weight, age=age, sex=np.where(female, "female", "male"), latent=z,
+               klass=klass)
     return out
 
 
@@ -211,7 +243,7 @@ def sample_patients(n: int, seed: int = 0, *, params: np.ndarray | None = None,
                     variability: Sequence[RandomEffect] | dict[str, float] | None = None,
                     covariates: pd.DataFrame | dict[str, float] | None = None, patient: Patient | None = None,
                     pk_model: str = DEFAULT_PK_MODEL, start: int = 0,
-                    correlations: dict | None = None) -> VirtualPatients:
+                    correlations: dict | None = None, model: str | PopulationModel | None = None) -> VirtualPatients:
     """Draw patients ``start .. start + n - 1`` of the population with ``seed``.
 
     ``params``: typical response parameter vector (default: the model's); ``variability``: the
@@ -220,17 +252,21 @@ def sample_patients(n: int, seed: int = 0, *, params: np.ndarray | None = None,
     source off); ``covariates``: a table with columns ``weight_kg``, ``age``, ``sex`` (one row per
     patient, used as given) or a dict overriding the covariate distribution
     (``ketasim.population.variability.COVARIATE``); ``patient``: the typical patient (median
-    baseline MADRS and chronic load; default ``Patient()``).
+    baseline MADRS and chronic load; default ``Patient()``); ``model``: the response structure
+    (``ketasim.population.structures``: ``"v1"``, the default, or ``"v2"``: its typical values, its random
+    effects and its classes).
     """
     if not isinstance(n, int | np.integer) or n < 0:
         raise PlanError("n_patients", n, "a whole number >= 0")
+    structure = population_model(model)
     base = default_vector() if params is None else np.asarray(params, dtype=np.float64)
     if base.shape != (len(PARAM_NAMES),):
         raise PlanError("params", f"array of shape {base.shape}", f"({len(PARAM_NAMES)},)")
+    base = structure.typical(base)
     if variability is None:
-        effects = default_variability(pk_model)
+        effects = structure.variability(pk_model)
     elif isinstance(variability, dict):
-        effects = with_spreads(default_variability(pk_model), variability)
+        effects = with_spreads(structure.variability(pk_model), variability)
     else:
         effects = tuple(variability)
     chol = np.linalg.cholesky(correlation_matrix(effects, correlations)) if effects else np.zeros((0, 0))
@@ -247,7 +283,7 @@ def sample_patients(n: int, seed: int = 0, *, params: np.ndarray | None = None,
         cov.update({k: float(v) for k, v in covariates.items()})
     pt = patient or Patient()
     b0, b1 = start // BLOCK, (start + max(n, 1) - 1) // BLOCK
-    blocks = [_block(seed, b, effects, chol, base, pt, cov) for b in range(b0, b1 + 1)] if n else []
+    blocks = [_block(seed, b, effects, chol, base, pt, cov, structure.classes) for b in range(b0, b1 + 1)] if n else []
     lo = start - b0 * BLOCK
 
     def cut(key: str) -> np.ndarray:
@@ -260,7 +296,8 @@ def sample_patients(n: int, seed: int = 0, *, params: np.ndarray | None = None,
                          weight_kg=cut("weight_kg"), age=cut("age"), sex=cut("sex").astype(str),
                          baseline_madrs=cut("baseline_madrs"), chronic_load=cut("chronic_load"),
                          acute_load_scale=cut("acute_load_scale"), ids=np.arange(start, start + n),
-                         latent=cut("latent"), effects=tuple(e.target for e in effects), seed=seed)
+                         latent=cut("latent"), effects=tuple(e.target for e in effects), seed=seed,
+                         klass=cut("klass").astype(np.int64))
     if table is not None:
         _apply_covariate_table(vp, table)
     return vp
