@@ -29,6 +29,7 @@ from ketasim.errors import PlanError
 from ketasim.interfaces.cli import app
 from ketasim.interfaces.nonmem_options import NONMEM_NOISE_HELP, NONMEM_OUT_HELP, NONMEM_SCALE_HELP
 from ketasim.parameters import parse_overrides
+from ketasim.population.classes import CLASS_LABELS
 
 
 def parse_spreads(items: list[str] | None) -> dict[str, float]:
@@ -64,10 +65,12 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
                    chunk_size: int | None = None, overrides: dict[str, float] | None = None,
                    spreads: dict[str, float] | None = None, progress: bool = True,
                    figures: bool = True, nonmem_out: Path | None = None, nonmem_scale: str = "madrs",
-                   nonmem_noise: bool = False, netcdf: Path | None = None) -> dict[str, Any]:
+                   nonmem_noise: bool = False, netcdf: Path | None = None, model: str = "v1",
+                   life_events: bool = True) -> dict[str, Any]:
     """Simulate the population, write every output to ``out`` (and the NONMEM dataset ``nonmem_out``: one
     observation a day per patient, residual noise seeded by ``seed``; and the labelled trajectories
-    ``netcdf``, ``.nc`` or ``.zarr``) and return the summary written."""
+    ``netcdf``, ``.nc`` or ``.zarr``) and return the summary written. ``model``: the response structure
+    (``ketasim.population.structures``); ``life_events=False`` switches v2's course of life off."""
     from ketasim.dosing.planfile import load_plan
     from ketasim.formats.arrays import (
         DATASET_OUTPUTS,
@@ -94,7 +97,8 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
     res = simulate_population(plan, patients, seed=seed, params=params, variability=spreads or None,
                               chunk_size=chunk_size, scheduler=scheduler, progress=progress,
                               keep_trajectories=nonmem_out is not None or netcdf is not None,
-                              outputs=DATASET_OUTPUTS if netcdf is not None else ("madrs",))
+                              outputs=DATASET_OUTPUTS if netcdf is not None else ("madrs",), model=model,
+                              life_events=life_events)
     out.mkdir(parents=True, exist_ok=True)
     if netcdf is not None:
         write_dataset(population_dataset(res, plan=plan), netcdf)
@@ -162,6 +166,11 @@ def print_population_summary(summary: dict[str, Any], out: Path, console: Consol
     dir_ = summary["days_in_remission"]
     if dir_["mean"] is not None and math.isfinite(dir_["mean"]):
         t.add_row("days in remission (mean)", f"{dir_['mean']:.1f} of {summary['horizon_days']:g}")
+    for name, row in summary.get("by_class", {}).items():
+        label = CLASS_LABELS[name].split(":")[0]
+        t.add_row(f"{label}s: share of patients", f"{100 * row['share']:.1f}%")
+        t.add_row(f"{label}s: response at the end of induction", _pct(row["response_end_induction"]))
+        t.add_row(f"{label}s: relapse among responders (SUSTAIN-1)", _pct(row["relapse_sustain"]))
     console.print(t)
     console.print(f"{summary['patient_years']:,} patient-years in {summary['seconds']:.1f} s")
     console.print(f"wrote {', '.join(str(out / f) for f in summary['files'])}")
@@ -184,6 +193,10 @@ def population_command(
                                     "(repeatable; see ketasim params)."),
     omega: list[str] = typer.Option([], "--omega", help="Override a between-patient spread, target=value "
                                     "(repeatable; 0 switches a source of variability off)."),
+    model: str = typer.Option("v1", "--model", help="Response structure: v1 (the calibrated default: one typical "
+                              "patient, wide spreads) or v2 (patient classes and a modelled course of life; not "
+                              "yet calibrated)."),
+    no_life_events: bool = typer.Option(False, "--no-life-events", help="v2: no life events during the plan."),
     no_figures: bool = typer.Option(False, "--no-figures", help="Skip the PNG figures."),
     nonmem_out: Path = typer.Option(None, "--nonmem-out", help=NONMEM_OUT_HELP),
     nonmem_scale: str = typer.Option("madrs", "--nonmem-scale", help=NONMEM_SCALE_HELP),
@@ -199,5 +212,5 @@ def population_command(
     summary = run_population(plan_file, out, patients=patients, seed=seed, scheduler=scheduler,
                              chunk_size=chunk_size, overrides=overrides, spreads=spreads, progress=True,
                              figures=not no_figures, nonmem_out=nonmem_out, nonmem_scale=nonmem_scale,
-                             nonmem_noise=nonmem_noise, netcdf=netcdf)
+                             nonmem_noise=nonmem_noise, netcdf=netcdf, model=model, life_events=not no_life_events)
     print_population_summary(summary, out, console)
