@@ -29,9 +29,11 @@ import numpy as np
 import pandas as pd
 
 from ketasim.dosing.plan import Patient
+from ketasim.engine.batch import PatientEvents
 from ketasim.errors import PlanError
 from ketasim.parameters import IDX, RESPONSE_PARAMETERS, default_vector
 from ketasim.population.classes import ClassModel
+from ketasim.population.life_course import LifeCourse
 from ketasim.population.structures import PopulationModel, population_model
 from ketasim.population.variability import (
     COVARIATE,
@@ -69,7 +71,9 @@ class VirtualPatients:
     ``acute_load_scale`` multiplies the amplitude of the plan's life events; ``ids`` are the
     patients' indices in the population they were drawn from; ``latent`` holds the standard-normal
     coordinates of the random effects (``effects`` names them), when sampled; ``klass`` the index of each
-    patient's class in ``ketasim.population.classes.CLASS_NAMES`` (-1: a structure without classes).
+    patient's class in ``ketasim.population.classes.CLASS_NAMES`` (-1: a structure without classes);
+    ``life_course`` the course of life the patients live (their events are drawn from it with ``seed`` by their
+    ids, :meth:`life_events`), None for a structure without one.
     """
 
     params: np.ndarray
@@ -87,6 +91,7 @@ class VirtualPatients:
     effects: tuple[str, ...] = field(default_factory=tuple)
     seed: int | None = None
     klass: np.ndarray | None = None
+    life_course: LifeCourse | None = None
 
     def __post_init__(self) -> None:
         n = self.params.shape[0]
@@ -113,6 +118,12 @@ class VirtualPatients:
     def n(self) -> int:
         return len(self)
 
+    def life_events(self, horizon_days: float) -> PatientEvents | None:
+        """Each patient's own life events in ``(0, horizon_days]`` (None without a course of life)."""
+        if self.life_course is None or not self.life_course.enabled:
+            return None
+        return self.life_course.draw(int(self.seed or 0), self.ids, horizon_days, self.acute_load_scale)[0]
+
     def param(self, name: str) -> np.ndarray:
         """Column of response parameter ``name``."""
         return self.params[:, IDX[name]]
@@ -126,7 +137,7 @@ class VirtualPatients:
             baseline_madrs=self.baseline_madrs[idx], chronic_load=self.chronic_load[idx],
             acute_load_scale=self.acute_load_scale[idx], ids=self.ids[idx],
             latent=None if self.latent is None else self.latent[idx], effects=self.effects, seed=self.seed,
-            klass=self.klass[idx])  # type: ignore[index]
+            klass=self.klass[idx], life_course=self.life_course)  # type: ignore[index]
 
     @classmethod
     def concat(cls, parts: Sequence[VirtualPatients]) -> VirtualPatients:
@@ -139,7 +150,8 @@ class VirtualPatients:
         cat = {name: np.concatenate([getattr(p, name) for p in parts])
                for name in ("params", "pk_cl", "pk_v", "pk_ka", "weight_kg", "age", "sex", "baseline_madrs",
                             "chronic_load", "acute_load_scale", "ids", "klass")}
-        return cls(**cat, latent=lat, effects=parts[0].effects if lat is not None else (), seed=parts[0].seed)
+        return cls(**cat, latent=lat, effects=parts[0].effects if lat is not None else (), seed=parts[0].seed,
+                   life_course=parts[0].life_course)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per patient: covariates, PK factors, loads, then every response parameter."""
@@ -297,7 +309,7 @@ def sample_patients(n: int, seed: int = 0, *, params: np.ndarray | None = None,
                          baseline_madrs=cut("baseline_madrs"), chronic_load=cut("chronic_load"),
                          acute_load_scale=cut("acute_load_scale"), ids=np.arange(start, start + n),
                          latent=cut("latent"), effects=tuple(e.target for e in effects), seed=seed,
-                         klass=cut("klass").astype(np.int64))
+                         klass=cut("klass").astype(np.int64), life_course=structure.life_course)
     if table is not None:
         _apply_covariate_table(vp, table)
     return vp

@@ -190,11 +190,9 @@ def _simulate_chunk(spec: _Spec, start: int, stop: int, plans: Sequence[Plan] | 
         _fit_loads(templates, tid, patients)
     packed = pack_templates(templates)
     eng_out = _engine_outputs(spec.outputs)
-    events = None
-    course = spec.model.life_course
-    if course is not None and course.enabled and spec.life_events:
-        horizon = max(t.plan.horizon_days for t in templates)
-        events, _ = course.draw(spec.seed, patients.ids, horizon, patients.acute_load_scale)
+    if sampled or patients.life_course is None:
+        patients = replace(patients, life_course=spec.model.life_course, seed=spec.seed)
+    events = patients.life_events(max(t.plan.horizon_days for t in templates)) if spec.life_events else None
     res = integrate_batch(packed, tid, patients.params, weight_kg=patients.weight_kg, pk_cl=patients.pk_cl,
                           pk_v=patients.pk_v, pk_ka=patients.pk_ka, baseline_madrs=patients.baseline_madrs,
                           chronic_load=patients.chronic_load, acute_load_scale=patients.acute_load_scale,
@@ -209,7 +207,7 @@ def _simulate_chunk(spec: _Spec, start: int, stop: int, plans: Sequence[Plan] | 
             df.index = sel
             parts.append(df)
     outcomes = pd.concat(parts).sort_index().reset_index(drop=True)
-    if spec.model.classes is not None:
+    if np.any(patients.klass >= 0):  # type: ignore[operator]
         outcomes.insert(1, "class", class_names(patients.klass))
     if events is not None:
         outcomes["life_events"] = np.diff(events.off)

@@ -8,7 +8,9 @@
   population model's declared SD(log) 0.30-0.50, none above 1), consolidation by re-activation off
   (``mu_G = 0``: the two synapse stages keep their own time constants) and a modelled course of life
   (``ketasim.population.life_course``: each patient's own dated life events). Not yet calibrated: its class
-  shares, sensitivities, homeostatic times and event rates are declared values (status ``assumed``).
+  shares, sensitivities, homeostatic times and event rates are declared values (status ``assumed``). The symptom
+  fluctuation of the virtual trials' measurement model shrinks to a few points (``v2_fluctuation_sd``): the
+  course of life does the relapse work.
 
 A :class:`PopulationModel` is the one population object that virtual populations (``simulate_population``),
 virtual trials and anything else that draws patients take (``sample_patients(..., model=...)``).
@@ -45,6 +47,7 @@ class PopulationModel:
     calibrated_spreads: bool = True
     classes: ClassModel | None = None
     life_course: LifeCourse | None = None
+    fluctuation: tuple[Parameter, Parameter] | None = None  # (SD in MADRS points, correlation time in days)
 
     def __post_init__(self) -> None:
         bad = [k for k in self.typical_values if k not in IDX]
@@ -71,16 +74,26 @@ class PopulationModel:
             out += list(self.classes.class_parameters())
         if self.life_course is not None:
             out += list(self.life_course.parameters())
+        if self.fluctuation is not None:
+            out += list(self.fluctuation)
         return out
 
 
 V1 = PopulationModel(
     "v1", "one typical patient with wide log-normal spreads; the symptom fluctuation of the measurement model "
     "does the relapse work (the shipped calibration's structure)")
+_V2_FLUCTUATION = (
+    Parameter("v2_fluctuation_sd", 2.0, "MADRS points", "assumed: with the course of life modelled, what is left is "
+              "short-term variation of a few points (issue 11); the rater's error is separate", "assumed",
+              "stationary SD of a patient's symptom fluctuation in the v2 structure", "measurement", (0.0, 4.0)),
+    Parameter("v2_fluctuation_tau", 7.0, "days", "assumed: short-term variation over days", "assumed",
+              "correlation time of the symptom fluctuation in the v2 structure", "measurement", (1.0, 30.0)),
+)
 V2 = PopulationModel(
     "v2", "three patient classes (non-responder, transient, durable) with moderate within-class spreads, "
     "consolidation by re-activation off, and each patient's own life events as a dated random process",
-    typical_values={"mu_G": 0.0}, calibrated_spreads=False, classes=ClassModel(), life_course=LifeCourse())
+    typical_values={"mu_G": 0.0}, calibrated_spreads=False, classes=ClassModel(), life_course=LifeCourse(),
+    fluctuation=_V2_FLUCTUATION)
 
 
 def population_model(model: str | PopulationModel | None = None) -> PopulationModel:

@@ -57,10 +57,14 @@ def trials_command(
                                     "visits; columns STUDY and ARM."),
     nonmem_noise: bool = typer.Option(False, "--nonmem-noise", help=NONMEM_NOISE_HELP + " These are the scores "
                                       "the trials' outcomes come from."),
+    model: str = typer.Option("v1", "--model", help="Response structure: v1 (the calibrated default) or v2 "
+                              "(patient classes and a modelled course of life; not yet calibrated)."),
 ) -> None:
     """Run virtual trials and compare every figure with its published value and band."""
+    from ketasim.population.structures import population_model
     from ketasim.trials.runner import REPORT_PATIENTS, run_trials
 
+    population_model(model)  # an unknown name is refused before any work
     if n_patients < 0:
         raise PlanError("--n", n_patients, "a positive number of virtual patients")
     chosen, extra = _studies(study, studies)
@@ -69,7 +73,7 @@ def trials_command(
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True, disable=as_json) as bar:
         task = bar.add_task("virtual trials", total=len(chosen))
-        results, rows = run_trials(chosen, n, seed, targets=extra,
+        results, rows = run_trials(chosen, n, seed, targets=extra, model=model,
                                    progress=lambda sid: bar.update(task, advance=1, description=sid))
     user_rows = [] if not study else _user_outcomes(results, extra)
     if nonmem_out is not None:
@@ -87,12 +91,33 @@ def trials_command(
         if not as_json:
             console.print(f"report written to {path}")
     if as_json:
-        payload = {"disclaimer": DISCLAIMER, "seed": seed, "targets": [r.as_dict() for r in rows]}
+        payload = {"disclaimer": DISCLAIMER, "seed": seed, "model": model, "targets": [r.as_dict() for r in rows]}
+        classes = [row for res in results for row in res.class_table()]
+        if classes:
+            payload["classes"] = classes
         if user_rows:
             payload["outcomes"] = user_rows
         typer.echo(json.dumps(payload, indent=2))
         return
     _print_table(rows, user_rows)
+    _print_classes(results)
+
+
+def _print_classes(results) -> None:
+    """Per study arm, the share of each patient class and its mean model change (structures with classes)."""
+    from ketasim.population.classes import CLASS_LABELS
+
+    rows = [row for res in results for row in res.class_table()]
+    if not rows:
+        return
+    table = Table(title="patient classes per arm (model course, before rating noise and placebo)")
+    for col in ("study", "arm", "class", "share", "mean MADRS change at the last visit"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        change = "-" if r["mean_model_change"] is None else f"{r['mean_model_change']:+.1f}"
+        table.add_row(r["study"], r["arm"], CLASS_LABELS[r["class"]].split(":")[0], f"{100 * r['share']:.0f}%",
+                      change)
+    Console(width=160).print(table)
 
 
 def _user_outcomes(results, extra) -> list[dict]:
