@@ -2,8 +2,9 @@
 
 Two sections of docs/model.md are generated and sit between marker comments:
 
-* ``parameters``: the table of every parameter (:func:`ketasim.parameters.all_parameters`)
-  with value, unit, status, bounds, meaning and source;
+* ``parameters``: the table of every parameter (:func:`ketasim.parameters.all_parameters`, the virtual
+  trials' and the v2 structure's: classes, course of life, fluctuation) with value, unit, status, bounds,
+  meaning and source;
 * ``equations``: the docstrings of the modules that state the equations, verbatim.
 
 Without ``--check`` the sections are rewritten in place (and docs/model-diagram.png redrawn
@@ -32,6 +33,9 @@ EQUATION_MODULES = (
     "ketasim.symptoms.dissociation",
     "ketasim.symptoms.placebo",
     "ketasim.dynamics",
+    "ketasim.population.structures",
+    "ketasim.population.classes",
+    "ketasim.population.life_course",
 )
 
 BEGIN = "<!-- BEGIN GENERATED {name}: python -m ketasim.interfaces.docs -->"
@@ -62,9 +66,10 @@ def _bounds(p: Parameter) -> str:
 def parameter_table(parameters: Iterable[Parameter] | None = None) -> str:
     """Markdown: one table per layer (PK models first, then the response model, in code order)."""
     if parameters is None:
+        from ketasim.population.structures import V2
         from ketasim.trials.cohort import trial_parameters
 
-        parameters = [*all_parameters(), *trial_parameters()]
+        parameters = [*all_parameters(), *trial_parameters(), *V2.parameters()]
     params = list(parameters)
     layers: dict[str, list[Parameter]] = {}
     for p in params:

@@ -19,7 +19,8 @@ and applied to the typical response parameters (non-responders: ``k_form`` and `
 ``k_hom = 1 / (24 tau_hom_class)``) before the moderate within-class variability (log-normal, SD(log)
 ``omega_within``; ``ketasim.population.model``). Published growth-mixture analyses of antidepressant trials (a
 non-responding and one or more responding trajectories) motivate the structure; the shares, sensitivities and
-times are fitted to the evidence base alone (``ketasim calibrate``). The class is part of every virtual patient's
+times are declared values (status ``assumed``) until they are fitted to the evidence base alone
+(``ketasim calibrate``; not yet done for v2). The class is part of every virtual patient's
 output (``VirtualPatients.klass``; the ``class`` column of population outcomes and trial results).
 """
 
@@ -42,8 +43,9 @@ CLASS_LABELS: dict[str, str] = {
 }
 REFERENCE_AGE = 45.0  # years: the class shares are those of a 45-year-old (median age of the covariate model)
 
-_SRC = ("structure: growth-mixture analyses of antidepressant trials find a non-responding and responding "
-        "trajectories (motivation only); value fitted to the evidence base (ketasim calibrate)")
+_SRC = ("assumed: growth-mixture analyses of antidepressant trials find a non-responding and one or more "
+        "responding trajectories (motivation of the structure only); a declared value, to be fitted to the evidence "
+        "base alone (ketasim calibrate)")
 
 #: The class model's numbers (declared values; the shipped calibration replaces them).
 CLASS_PARAMETERS: tuple[Parameter, ...] = (
