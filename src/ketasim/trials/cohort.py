@@ -23,7 +23,7 @@ from ketasim.engine.compile import PKVariability, compile_plan
 from ketasim.engine.integrate import integrate_one
 from ketasim.parameters import HOURS_PER_DAY, IDX, RESPONSE_PARAMETERS, Parameter, shipped_calibration
 from ketasim.population.patients import VirtualPatients, load_cap, sample_patients
-from ketasim.population.structures import population_model
+from ketasim.population.structures import PopulationModel, population_model
 from ketasim.symptoms.madrs import madrs
 from ketasim.symptoms.scales import get_scale
 from ketasim.trials.measurement import MeasurementModel, MeasurementNoise, observe_visits
@@ -112,7 +112,7 @@ class Cohort:
     noise: MeasurementNoise | None = None
     placebo_z: np.ndarray | None = None
     observed_baseline: np.ndarray | None = None
-    model: str = "v1"
+    model: str | PopulationModel = "v1"
 
     @property
     def n(self) -> int:
@@ -148,7 +148,8 @@ def _typical_patient(population: PopulationSpec, chronic_load: float) -> Patient
 
 
 def _draw(population: PopulationSpec, seed: int, n: int, params: np.ndarray | None,
-          spreads: dict[str, float] | None, chronic_load: float | None = None, model: str = "v1") -> VirtualPatients:
+          spreads: dict[str, float] | None, chronic_load: float | None = None,
+          model: str | PopulationModel = "v1") -> VirtualPatients:
     load = current_trial_load() if chronic_load is None else float(chronic_load)
     if spreads is not None:
         sp = dict(spreads)
@@ -170,7 +171,8 @@ def _draw(population: PopulationSpec, seed: int, n: int, params: np.ndarray | No
 
 
 def enrol(population: PopulationSpec, n: int, seed: int, *, params: np.ndarray | None = None,
-          spreads: dict[str, float] | None = None, chronic_load: float | None = None, model: str = "v1") -> Cohort:
+          spreads: dict[str, float] | None = None, chronic_load: float | None = None,
+          model: str | PopulationModel = "v1") -> Cohort:
     """``n`` virtual patients of ``population``: drawn with ``seed``, kept if their untreated MADRS lies in the
     inclusion range (the first ``n`` who do; the same patients for any parameters)."""
     from scipy.stats import norm
@@ -224,7 +226,7 @@ def severity_mean(population: PopulationSpec, scale: str, measurement: Measureme
 def enrol_study(population: PopulationSpec, n: int, seed: int, *, scale: str, visit_days: np.ndarray,
                 measurement: MeasurementModel | None = None, params: np.ndarray | None = None,
                 spreads: dict[str, float] | None = None, chronic_load: float | None = None,
-                model: str = "v1") -> Cohort:
+                model: str | PopulationModel = "v1") -> Cohort:
     """``n`` virtual patients enrolled on their *observed* baseline rating (regression to the mean).
 
     Patients are drawn from the referral population (severity mean :func:`severity_mean`, SD

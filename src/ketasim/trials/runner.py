@@ -19,6 +19,7 @@ import numpy as np
 from ketasim.outcomes.definitions import remission, response
 from ketasim.outcomes.relapse import relapse_loss_of_response, relapse_sustain1
 from ketasim.parameters import IDX
+from ketasim.population.structures import PopulationModel
 from ketasim.symptoms.placebo import PlaceboModel, apply_placebo, placebo_fraction, placebo_multiplier
 from ketasim.trials import endpoints as E
 from ketasim.trials.cohort import Cohort, enrol_study, model_madrs
@@ -51,7 +52,7 @@ class StudyResult:
     randomised: dict[str, np.ndarray] = field(default_factory=dict)  # arm -> cohort rows randomised to it
     censor_day: np.ndarray | None = None  # per cohort row
     klass: np.ndarray | None = None  # per cohort row: the patient's class (-1: a structure without classes)
-    model: str = "v1"
+    model: str | PopulationModel = "v1"
 
     def class_table(self) -> list[dict]:
         """Per arm and patient class: patients, share, mean model MADRS change from baseline at the last visit
@@ -112,7 +113,7 @@ class TargetResult:
                 "n_published": t.n_published, "log_likelihood": None if ll is None else round(ll, 4)}
 
 
-def structure_measurement(model: str = "v1") -> MeasurementModel:
+def structure_measurement(model: str | PopulationModel = "v1") -> MeasurementModel:
     """The measurement model in force for a response structure: the shipped one, with the structure's own symptom
     fluctuation when it has one (v2: a few points, the course of life doing the relapse work)."""
     from dataclasses import replace
@@ -305,7 +306,7 @@ def compute_outcome(study: Study, spec: OutcomeSpec, arms: dict[str, ArmScores],
 
 def enrol_for(study: Study, n_patients: int, seed: int, *, measurement: MeasurementModel | None = None,
               params: np.ndarray | None = None, spreads: dict[str, float] | None = None,
-              chronic_load: float | None = None, model: str = "v1") -> Cohort:
+              chronic_load: float | None = None, model: str | PopulationModel = "v1") -> Cohort:
     """The study's cohort enrolled on the observed baseline rating (:func:`~ketasim.trials.cohort.enrol_study`)."""
     if study.visits[0].name != "baseline":
         raise ValueError(f"study {study.id}: the first visit must be the baseline, got {study.visits[0].name!r}")
@@ -321,7 +322,7 @@ def study_visit_days(study: Study) -> np.ndarray:
 def run_study(study: Study, n_patients: int = DEFAULT_PATIENTS, seed: int = 0, *, params: np.ndarray | None = None,
               spreads: dict[str, float] | None = None, measurement: MeasurementModel | None = None,
               cohort: Cohort | None = None, intervals: bool = True, chronic_load: float | None = None,
-              placebo: PlaceboModel | None = None, model: str = "v1") -> StudyResult:
+              placebo: PlaceboModel | None = None, model: str | PopulationModel = "v1") -> StudyResult:
     """Simulate ``study`` with ``n_patients`` enrolled virtual patients (``chronic_load``: their typical chronic
     load, default the one in force; ``placebo``: the placebo model, default the one in force; ``model``: the
     response structure, ``ketasim.population.structures``, whose symptom fluctuation replaces the shipped one).
@@ -370,7 +371,7 @@ def run_trials(studies: Sequence[Study] | None = None, n_patients: int | dict[st
                seed: int = 0, *, params: np.ndarray | None = None, spreads: dict[str, float] | None = None,
                measurement: MeasurementModel | None = None, targets: dict[str, Target] | None = None,
                progress: Callable[[str], None] | None = None, chronic_load: float | None = None,
-               placebo: PlaceboModel | None = None, model: str = "v1"
+               placebo: PlaceboModel | None = None, model: str | PopulationModel = "v1"
                ) -> tuple[list[StudyResult], list[TargetResult]]:
     """Run every study (default: the built-in ones) and line their outcomes up with the targets."""
     studies = list(BUILTIN_STUDIES.values()) if studies is None else list(studies)
