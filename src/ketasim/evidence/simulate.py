@@ -49,8 +49,10 @@ class ParameterSet:
         if population_model(model).calibrated_spreads:
             return cls(default_vector(), current_spreads(), MeasurementModel.shipped(), PlaceboModel.shipped(),
                        current_trial_load(), "in force", model)
+        structure = population_model(model)
+        load = structure.chronic_load.value if structure.chronic_load is not None else current_trial_load()
         return cls(default_vector(), dict(FALLBACK_SPREADS), structure_measurement(model), PlaceboModel.shipped(),
-                   current_trial_load(), f"{population_model(model).name} declared", model)
+                   load, f"{structure.name} declared", model)
 
 
 @dataclass

@@ -13,7 +13,10 @@
   course of life does the relapse work.
 
 A :class:`PopulationModel` is the one population object that virtual populations (``simulate_population``),
-virtual trials and anything else that draws patients take (``sample_patients(..., model=...)``).
+virtual trials (``run_trials(..., model=...)``: with v2 their typical chronic load is the structure's, not the
+trials' own), population explanations (``ketasim.explain.population``) and anything else that draws patients
+take (``sample_patients(..., model=...)``). The forecasting prior (``ketasim.planning.prior``) and the policy
+simulator do not take it yet: they draw from v1's random effects.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class PopulationModel:
     classes: ClassModel | None = None
     life_course: LifeCourse | None = None
     fluctuation: tuple[Parameter, Parameter] | None = None  # (SD in MADRS points, correlation time in days)
+    chronic_load: Parameter | None = None  # typical chronic load of trial patients (None: the trials' own)
 
     def __post_init__(self) -> None:
         bad = [k for k in self.typical_values if k not in IDX]
@@ -76,6 +80,8 @@ class PopulationModel:
             out += list(self.life_course.parameters())
         if self.fluctuation is not None:
             out += list(self.fluctuation)
+        if self.chronic_load is not None:
+            out.append(self.chronic_load)
         return out
 
 
@@ -89,11 +95,15 @@ _V2_FLUCTUATION = (
     Parameter("v2_fluctuation_tau", 7.0, "days", "assumed: short-term variation over days", "assumed",
               "correlation time of the symptom fluctuation in the v2 structure", "measurement", (1.0, 30.0)),
 )
+_V2_CHRONIC_LOAD = Parameter(
+    "v2_chronic_load", 0.5, "load units", "assumed: the bundled examples' typical patient (chronic load 0.5), the "
+    "same for virtual trials and virtual populations (one world); to be fitted to the evidence base", "assumed",
+    "typical chronic load of the v2 population (median of the log-normal)", "population", (0.1, 1.5))
 V2 = PopulationModel(
     "v2", "three patient classes (non-responder, transient, durable) with moderate within-class spreads, "
     "consolidation by re-activation off, and each patient's own life events as a dated random process",
     typical_values={"mu_G": 0.0}, calibrated_spreads=False, classes=ClassModel(), life_course=LifeCourse(),
-    fluctuation=_V2_FLUCTUATION)
+    fluctuation=_V2_FLUCTUATION, chronic_load=_V2_CHRONIC_LOAD)
 
 
 def population_model(model: str | PopulationModel | None = None) -> PopulationModel:

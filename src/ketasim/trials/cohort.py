@@ -150,10 +150,16 @@ def _typical_patient(population: PopulationSpec, chronic_load: float) -> Patient
 def _draw(population: PopulationSpec, seed: int, n: int, params: np.ndarray | None,
           spreads: dict[str, float] | None, chronic_load: float | None = None,
           model: str | PopulationModel = "v1") -> VirtualPatients:
-    load = current_trial_load() if chronic_load is None else float(chronic_load)
+    structure = population_model(model)
+    if chronic_load is not None:
+        load = float(chronic_load)
+    elif structure.chronic_load is not None:
+        load = structure.chronic_load.value
+    else:
+        load = current_trial_load()
     if spreads is not None:
         sp = dict(spreads)
-    elif population_model(model).calibrated_spreads:
+    elif structure.calibrated_spreads:
         sp = current_spreads()
     else:  # a structure with classes: the declared within-class spreads, not the shipped (v1) ones
         sp = dict(FALLBACK_SPREADS)
