@@ -19,7 +19,7 @@ import json
 import math
 from dataclasses import dataclass, replace
 from importlib import resources
-from typing import Literal
+from typing import ClassVar, Literal, Self
 
 import numpy as np
 
@@ -231,6 +231,29 @@ def parse_overrides(items: list[str] | None, *, option: str = "--param") -> dict
             raise PlanError(f"{option} {name}", value, allowed)
         out[name] = value
     return out
+
+
+class DeclaredValues:
+    """Base of a frozen dataclass whose fields are the values of the parameters ``PARAMETERS`` (same names): each
+    is checked against its parameter's bounds (``PlanError`` naming ``PREFIX.name``)."""
+
+    PARAMETERS: ClassVar[tuple[Parameter, ...]] = ()
+    PREFIX: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        for p in self.PARAMETERS:
+            v = float(getattr(self, p.name))
+            lo, hi = p.bounds if p.bounds is not None else (-math.inf, math.inf)
+            if not math.isfinite(v) or not lo <= v <= hi:
+                raise PlanError(f"{self.PREFIX}.{p.name}", v, f"{lo:g} to {hi:g} {p.unit} ({p.description})")
+
+    def with_values(self, values: dict[str, float]) -> Self:
+        """A copy with the named values replaced (checked)."""
+        return replace(self, **{k: float(v) for k, v in values.items()})  # type: ignore[type-var]
+
+    def parameters(self) -> tuple[Parameter, ...]:
+        """The parameters with the values in force."""
+        return tuple(replace(p, value=float(getattr(self, p.name))) for p in self.PARAMETERS)
 
 
 def all_parameters() -> list[Parameter]:

@@ -26,13 +26,13 @@ output (``VirtualPatients.klass``; the ``class`` column of population outcomes a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from scipy.special import expit, logit
 
-from ketasim.errors import PlanError
-from ketasim.parameters import HOURS_PER_DAY, IDX, Parameter
+from ketasim.parameters import HOURS_PER_DAY, IDX, DeclaredValues, Parameter
 
 CLASS_NAMES: tuple[str, ...] = ("non_responder", "transient", "durable")
 NONRESPONDER, TRANSIENT, DURABLE = range(3)
@@ -74,8 +74,11 @@ _CLASS_DEFAULT = {p.name: p.value for p in CLASS_PARAMETERS}
 
 
 @dataclass(frozen=True)
-class ClassModel:
+class ClassModel(DeclaredValues):
     """The three classes' probabilities and how they change the typical response parameters (module docstring)."""
+
+    PARAMETERS: ClassVar[tuple[Parameter, ...]] = CLASS_PARAMETERS
+    PREFIX: ClassVar[str] = "classes"
 
     share_nonresponder: float = _CLASS_DEFAULT["share_nonresponder"]
     durable_share: float = _CLASS_DEFAULT["durable_share"]
@@ -84,20 +87,6 @@ class ClassModel:
     formation_responder: float = _CLASS_DEFAULT["formation_responder"]
     tau_hom_transient: float = _CLASS_DEFAULT["tau_hom_transient"]
     durable_ratio: float = _CLASS_DEFAULT["durable_ratio"]
-
-    def __post_init__(self) -> None:
-        for p in CLASS_PARAMETERS:
-            v = float(getattr(self, p.name))
-            lo, hi = p.bounds  # type: ignore[misc]
-            if not np.isfinite(v) or not lo <= v <= hi:
-                raise PlanError(f"classes.{p.name}", v, f"{lo:g} to {hi:g} {p.unit} ({p.description})")
-
-    @classmethod
-    def field_names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
-
-    def with_values(self, values: dict[str, float]) -> ClassModel:
-        return replace(self, **{k: float(v) for k, v in values.items()})
 
     @property
     def tau_hom_durable(self) -> float:
@@ -137,11 +126,6 @@ class ClassModel:
         for name, f in self.factors(typical).items():
             out[:, IDX[name]] *= f[klass]
         return out
-
-    def class_parameters(self, status: str = "assumed", source: str | None = None) -> tuple[Parameter, ...]:
-        """The model's numbers as :class:`Parameter` objects with their values in force."""
-        return tuple(replace(p, value=float(getattr(self, p.name)), status=status,  # type: ignore[arg-type]
-                             source=source or p.source) for p in CLASS_PARAMETERS)
 
 
 def class_names(klass: np.ndarray) -> np.ndarray:

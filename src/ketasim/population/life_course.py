@@ -23,14 +23,14 @@ number of patients or on the chunking. Switched off (``LifeCourse.off()`` or ``l
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from ketasim.dosing.plan import LifeEvent
 from ketasim.engine.batch import PatientEvents
-from ketasim.errors import PlanError
-from ketasim.parameters import HOURS_PER_DAY, Parameter
+from ketasim.parameters import HOURS_PER_DAY, DeclaredValues, Parameter
 
 DAYS_PER_YEAR = 365.25
 BATCH = 8  # events drawn per patient at a time
@@ -62,8 +62,11 @@ _DEFAULT = {p.name: p.value for p in LIFE_COURSE_PARAMETERS}
 
 
 @dataclass(frozen=True)
-class LifeCourse:
+class LifeCourse(DeclaredValues):
     """The course-of-life process (module docstring); ``life_event_rate = 0`` switches it off."""
+
+    PARAMETERS: ClassVar[tuple[Parameter, ...]] = LIFE_COURSE_PARAMETERS
+    PREFIX: ClassVar[str] = "life_course"
 
     life_event_rate: float = _DEFAULT["life_event_rate"]
     life_event_load: float = _DEFAULT["life_event_load"]
@@ -73,13 +76,6 @@ class LifeCourse:
     major_event_load: float = _DEFAULT["major_event_load"]
     major_event_recovery_days: float = _DEFAULT["major_event_recovery_days"]
 
-    def __post_init__(self) -> None:
-        for p in LIFE_COURSE_PARAMETERS:
-            v = float(getattr(self, p.name))
-            lo, hi = p.bounds  # type: ignore[misc]
-            if not np.isfinite(v) or not lo <= v <= hi:
-                raise PlanError(f"life_course.{p.name}", v, f"{lo:g} to {hi:g} {p.unit} ({p.description})")
-
     @classmethod
     def off(cls) -> LifeCourse:
         """No life events."""
@@ -88,17 +84,6 @@ class LifeCourse:
     @property
     def enabled(self) -> bool:
         return self.life_event_rate > 0.0
-
-    @classmethod
-    def field_names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
-
-    def with_values(self, values: dict[str, float]) -> LifeCourse:
-        return replace(self, **{k: float(v) for k, v in values.items()})
-
-    def parameters(self) -> tuple[Parameter, ...]:
-        """The model's numbers as :class:`Parameter` objects with the values in force."""
-        return tuple(replace(p, value=float(getattr(self, p.name))) for p in LIFE_COURSE_PARAMETERS)
 
     def _batch(self, seed: int, block: int, k: int, size: int) -> tuple[np.ndarray, ...]:
         """Gaps (h), sizes (load units, before reactivity), recovery times (h) and major flags of batch ``k``."""

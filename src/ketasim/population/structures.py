@@ -75,7 +75,7 @@ class PopulationModel:
         """The structure's own numbers (classes and course of life) with value, unit, source and status."""
         out: list[Parameter] = []
         if self.classes is not None:
-            out += list(self.classes.class_parameters())
+            out += list(self.classes.parameters())
         if self.life_course is not None:
             out += list(self.life_course.parameters())
         if self.fluctuation is not None:
