@@ -173,3 +173,22 @@ def test_population_outcomes_and_summary_report_each_class():
     assert by["non_responder"]["response_end_induction"]["rate"] < by["durable"]["response_end_induction"]["rate"]
     assert res.info["model"] == "v2" and res.info["life_events"] is True
     assert "class" not in simulate_population(_series_then_weekly(30.0), 20, seed=2).outcomes
+
+
+def test_a_virtual_patient_with_its_course_of_life_is_one_patient_for_the_reference_engine_and_sbml():
+    from ketasim.formats.sbml import to_sbml
+    from ketasim.population.patients import patient_plan
+
+    plan = _series_then_weekly(120.0)
+    res = simulate_population(plan, 40, seed=8, model="v2", keep_trajectories=True)
+    vp = res.patients
+    assert vp is not None
+    n_events = res.outcomes["life_events"].to_numpy()
+    i = int(np.argmax(n_events))
+    assert n_events[i] >= 1
+    one, params, pk = patient_plan(plan, vp, i)
+    assert len(one.patient.life_events) == n_events[i]
+    ref = simulate(one, params, method="reference", times_h=res.days * 24.0, pk_variability=pk).table["madrs"]
+    assert np.max(np.abs(ref.to_numpy() - res.trajectory("madrs")[i])) < 0.1
+    xml = to_sbml(one, params)
+    assert f"event{n_events[i]}_time" in xml

@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ketasim.dosing.plan import Patient
+from ketasim.dosing.plan import Patient, Plan
 from ketasim.engine.batch import PatientEvents
+from ketasim.engine.compile import PKVariability
 from ketasim.errors import PlanError
 from ketasim.parameters import IDX, RESPONSE_PARAMETERS, default_vector
-from ketasim.population.classes import ClassModel
+from ketasim.population.classes import CLASS_NAMES, ClassModel, class_names
 from ketasim.population.life_course import LifeCourse
 from ketasim.population.structures import PopulationModel, population_model
 from ketasim.population.variability import (
@@ -155,12 +156,9 @@ class VirtualPatients:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per patient: covariates, PK factors, loads, then every response parameter."""
-        from ketasim.population.classes import class_names
-
         df = pd.DataFrame({
             "patient": self.ids, "class": class_names(self.klass), "weight_kg": self.weight_kg, "age": self.age,
-            "sex": self.sex,
-            "baseline_madrs": self.baseline_madrs, "chronic_load": self.chronic_load,
+            "sex": self.sex, "baseline_madrs": self.baseline_madrs, "chronic_load": self.chronic_load,
             "acute_load_scale": self.acute_load_scale, "pk_cl": self.pk_cl, "pk_v": self.pk_v, "pk_ka": self.pk_ka,
         })
         return pd.concat([df, pd.DataFrame(self.params, columns=list(PARAM_NAMES))], axis=1)
@@ -189,8 +187,6 @@ class VirtualPatients:
         for name in PARAM_NAMES:
             if name in df.columns:
                 params[:, IDX[name]] = df[name].to_numpy(dtype=float)
-        from ketasim.population.classes import CLASS_NAMES
-
         klass = np.full(n, -1, dtype=np.int64)
         if "class" in df.columns:
             names = df["class"].fillna("").astype(str).to_numpy()
@@ -200,8 +196,8 @@ class VirtualPatients:
             lookup = {name: k for k, name in enumerate(CLASS_NAMES)}
             klass = np.array([lookup.get(v, -1) for v in names], dtype=np.int64)
         return cls(params=params, klass=klass, pk_cl=col("pk_cl", 1.0).astype(float),
-                   pk_v=col("pk_v", 1.0).astype(float),
-                   pk_ka=col("pk_ka", 1.0).astype(float), weight_kg=col("weight_kg", ref.weight_kg).astype(float),
+                   pk_v=col("pk_v", 1.0).astype(float), pk_ka=col("pk_ka", 1.0).astype(float),
+                   weight_kg=col("weight_kg", ref.weight_kg).astype(float),
                    age=col("age", np.nan).astype(float), sex=col("sex", "unknown").astype(str),
                    baseline_madrs=col("baseline_madrs", ref.baseline_madrs).astype(float),
                    chronic_load=col("chronic_load", ref.chronic_load).astype(float),
@@ -218,6 +214,28 @@ class VirtualPatients:
                    weight_kg=np.full(n, pt.weight_kg), age=np.full(n, np.nan if pt.age is None else pt.age),
                    sex=np.full(n, pt.sex or "unknown"), baseline_madrs=np.full(n, pt.baseline_madrs),
                    chronic_load=np.full(n, pt.chronic_load), acute_load_scale=np.ones(n), ids=np.arange(n))
+
+
+def patient_plan(plan: Plan, patients: VirtualPatients, i: int) -> tuple[Plan, np.ndarray, PKVariability]:
+    """Virtual patient ``i`` of ``patients`` under ``plan`` as one patient for the one-patient engines, the SciPy
+    reference (``simulate(..., method="reference")``) and the SBML export: the plan with the patient's weight,
+    baseline and chronic load, the plan's life events scaled by its reactivity and its own drawn life events
+    (``VirtualPatients.life_events``) as dated events; with its parameter vector and PK factors."""
+    from dataclasses import replace
+
+    from ketasim.dosing.plan import LifeEvent
+    from ketasim.population.life_course import as_life_events
+
+    scale = float(patients.acute_load_scale[i])
+    events = tuple(replace(e, amplitude=e.amplitude * scale) for e in plan.patient.life_events)
+    own: tuple[LifeEvent, ...] = ()
+    drawn = patients.life_events(plan.horizon_days)
+    if drawn is not None:
+        own = as_life_events(drawn, i)
+    pt = replace(plan.patient, weight_kg=float(patients.weight_kg[i]), baseline_madrs=float(patients.baseline_madrs[i]),
+                 chronic_load=float(patients.chronic_load[i]), life_events=events + own)
+    pk = PKVariability(cl=float(patients.pk_cl[i]), v=float(patients.pk_v[i]), ka=float(patients.pk_ka[i]))
+    return replace(plan, patient=pt), np.array(patients.params[i], dtype=float), pk
 
 
 def _block(seed: int, b: int, effects: tuple[RandomEffect, ...], chol: np.ndarray, base: np.ndarray,
