@@ -62,6 +62,10 @@ def _days(d: float) -> float:
 
 # The response model (MODEL.md sections 2-7). Order matters: it is the layout of the
 # parameter vector that the compiled right-hand side reads.
+#: Source note of the tolerance, lifestyle and ECT/TMS parameters (status ``hypothesis``).
+_NOT_FITTED = ("a hypothesis: not among the fitted parameters (ketasim.evidence.space), no study of the evidence "
+               "base informs it; fixed at this value")
+
 RESPONSE_PARAMETERS: tuple[Parameter, ...] = (
     # --- receptor -----------------------------------------------------------------------
     Parameter("fu", 0.60, "1", "Zanos 2018 Pharmacol Rev 70:621 (up to 47% protein bound)", "literature",
@@ -81,9 +85,10 @@ RESPONSE_PARAMETERS: tuple[Parameter, ...] = (
     Parameter("k_G", 0.40, "1/h", "Autry 2011 Nature 475:91; Li 2010 Science 329:959 (signal over hours)",
               "assumed", "rise and decay rate of the BDNF/mTORC1 trigger signal G", "trigger", (0.05, 2.0)),
     Parameter("k_T_on", 0.020, "1/h per unit occupancy",
-              "assumed: weekly dosing gives little, daily dosing a lot (Phillips 2019; Cavalcanti 2024)",
-              "assumed", "build-up rate of antidepressant tolerance T", "trigger", (0.0, 0.2)),
-    Parameter("k_T_off", _days(14.0), "1/h", "assumed: tolerance recovers over weeks", "assumed",
+              "assumed: weekly dosing gives little, daily dosing a lot (Phillips 2019; Cavalcanti 2024); "
+              + _NOT_FITTED,
+              "hypothesis", "build-up rate of antidepressant tolerance T", "trigger", (0.0, 0.2)),
+    Parameter("k_T_off", _days(14.0), "1/h", "assumed: tolerance recovers over weeks; " + _NOT_FITTED, "hypothesis",
               "recovery rate of tolerance T", "trigger", (_days(90.0), _days(2.0))),
     Parameter("k_D_on", 0.25, "1/h per unit occupancy", "assumed: tolerance to dissociation (Singh 2016)",
               "assumed", "build-up rate of tolerance to the dissociative effect", "trigger", (0.0, 2.0)),
@@ -111,7 +116,8 @@ RESPONSE_PARAMETERS: tuple[Parameter, ...] = (
     # --- load and set point (section 5) --------------------------------------------------
     Parameter("beta", 0.40, "1 per unit load", "assumed", "assumed",
               "lowering of the synaptic set point per unit of effective load (reason 2)", "load", (0.0, 1.0)),
-    Parameter("gamma_lifestyle", 0.08, "1 per unit lifestyle", "assumed (Duncan 2013 sleep SWA)", "assumed",
+    Parameter("gamma_lifestyle", 0.08, "1 per unit lifestyle", "assumed (Duncan 2013 sleep SWA); " + _NOT_FITTED,
+              "hypothesis",
               "raise of the set point by a full healthy-lifestyle level", "load", (0.0, 0.3)),
     Parameter("eta", 0.0008, "1/h per unit session trace", "assumed (Wilkinson 2021 CBT d=0.71)", "assumed",
               "acquisition rate of coping skills from psychotherapy", "load", (0.0, 0.01)),
@@ -124,17 +130,17 @@ RESPONSE_PARAMETERS: tuple[Parameter, ...] = (
               "decay time of the trace of one psychotherapy session", "reinforcement", (12.0, 336.0)),
     Parameter("w_therapy", 0.8, "1 per unit session trace", "assumed", "assumed",
               "reinforcement of new synapses by psychotherapy", "reinforcement", (0.0, 5.0)),
-    Parameter("w_lifestyle", 0.5, "1 per unit lifestyle", "assumed", "assumed",
+    Parameter("w_lifestyle", 0.5, "1 per unit lifestyle", "assumed; " + _NOT_FITTED, "hypothesis",
               "reinforcement of new synapses by a healthy lifestyle", "reinforcement", (0.0, 5.0)),
     Parameter("a_antidepressant", 0.06, "1", "assumed (modest effect in TRD)", "assumed",
               "raise of the set point by a full oral antidepressant effect", "other", (0.0, 0.3)),
     Parameter("k_antidepressant", _days(14.0), "1/h", "assumed: onset over weeks", "assumed",
               "onset and offset rate of the oral antidepressant effect", "other", (_days(60.0), _days(3.0))),
-    Parameter("tau_neurostim", 48.0, "h", "assumed", "assumed",
+    Parameter("tau_neurostim", 48.0, "h", "assumed; " + _NOT_FITTED, "hypothesis",
               "decay time of the plasticity drive of one ECT/TMS session", "other", (6.0, 336.0)),
-    Parameter("g_ect", 0.25, "unit G per session", "assumed", "assumed",
+    Parameter("g_ect", 0.25, "unit G per session", "assumed; " + _NOT_FITTED, "hypothesis",
               "plasticity drive of one ECT session, in units of the trigger signal", "other", (0.0, 2.0)),
-    Parameter("g_tms", 0.05, "unit G per session", "assumed", "assumed",
+    Parameter("g_tms", 0.05, "unit G per session", "assumed; " + _NOT_FITTED, "hypothesis",
               "plasticity drive of one TMS session, in units of the trigger signal", "other", (0.0, 1.0)),
     # --- symptoms (section 7) ------------------------------------------------------------
     Parameter("madrs_floor", 4.0, "MADRS points", "assumed: residual symptoms at full connectivity", "assumed",

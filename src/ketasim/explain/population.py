@@ -76,6 +76,9 @@ class PopulationLossExplanation:
             pts = s["all"][p]["points"]
             out.append(f"{s['all'][p]['label'].capitalize()}: {pts['median']:.1f} points (80% of patients "
                        f"{pts['p10']:.1f} to {pts['p90']:.1f}).")
+        out.append("Tolerance rests on hypotheses: no study of the evidence base informs its parameters. The fast "
+                   "and the slow parts of the fading are told apart by the ratings. Whether the fast part is the "
+                   "pruning of new synapses and the slow part homeostasis is the model's assumption.")
         for c, d in s.get("by_class", {}).items():
             if d["n"]:
                 out.append(f"{CLASS_LABELS[c].split(':')[0].capitalize()}s ({d['n']}): rise "
