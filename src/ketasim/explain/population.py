@@ -158,5 +158,5 @@ def plot_loss_distribution(e: PopulationLossExplanation, path: str | Path | None
     ax.legend(fontsize=8, loc="upper right")
     fig.text(0.01, 0.005, DISCLAIMER, fontsize=7, color="0.4")
     if path is not None:
-        fig.savefig(path, dpi=120, bbox_inches="tight")
+        fig.savefig(path, dpi=120, bbox_inches="tight", format="png")
     return fig

@@ -15,8 +15,12 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from ketasim.interfaces.cli import app
-from ketasim.parameters import parse_overrides, vector_with
+from ketasim.errors import OptionError, PlanError
+from ketasim.interfaces.app import app
+from ketasim.interfaces.options import MODEL_HELP, SEED, model_option, text_option, within
+
+#: The command-line options of the two dates of the loss window.
+OPTION_OF = {"date1": "--from", "date2": "--to"}
 
 
 def _when(text: str | None) -> float | str | None:
@@ -34,10 +38,20 @@ def explain_plan(plan_file: Path, date1: str | None = None, date2: str | None = 
     """Both explanations of ``plan_file`` as ``{"plan", "loss", "gain"}`` (their ``to_dict()`` forms)."""
     from ketasim.dosing.planfile import load_plan
     from ketasim.explain import explain_gain, explain_loss
+    from ketasim.parameters import vector_with
 
     plan = load_plan(plan_file)
     params = vector_with(overrides or {})
-    loss = explain_loss(plan, _when(date1), _when(date2), params)
+    try:
+        loss = explain_loss(plan, _when(date1), _when(date2), params)
+    except PlanError as exc:
+        if exc.field not in OPTION_OF:
+            raise
+        allowed = exc.allowed
+        for field, option in OPTION_OF.items():
+            allowed = allowed.replace(field, option)
+        given = date1 if exc.field == "date1" else date2
+        raise OptionError(OPTION_OF[exc.field], given if given is not None else exc.value, allowed) from None
     gain = explain_gain(plan, params)
     return {"plan": plan.name, "plan_file": str(plan_file), "parameter_overrides": dict(overrides or {}),
             "loss": loss.to_dict(), "gain": gain.to_dict()}
@@ -53,20 +67,25 @@ def _body(lines: list[str]) -> list[str]:
 @app.command("explain")
 def explain_command(
     plan_file: Path = typer.Argument(..., help="YAML plan file."),
-    date_from: str = typer.Option(None, "--from", help="Start of the loss window: YYYY-MM-DD or plan day "
+    date_from: str = typer.Option(None, "--from", callback=text_option(max_length=40),
+                                  help="Start of the loss window: YYYY-MM-DD or plan day "
                                   "(default: 24 h after the last induction dose)."),
-    date_to: str = typer.Option(None, "--to", help="End of the loss window: YYYY-MM-DD or plan day "
+    date_to: str = typer.Option(None, "--to", callback=text_option(max_length=40),
+                                help="End of the loss window: YYYY-MM-DD or plan day "
                                 "(default: end of the plan)."),
     as_json: bool = typer.Option(False, "--json", help="Print both explanations as JSON."),
     param: list[str] = typer.Option([], "--param", help="Override a response parameter, name=value (repeatable)."),
-    patients: int = typer.Option(0, "--patients", help="Also explain the loss over this many virtual patients: "
+    patients: int = typer.Option(0, "--patients", callback=within(0, 20_000, what="virtual patients"),
+                                 help="Also explain the loss over this many virtual patients: "
                                  "each reason as a median with an 80% interval, per patient class (0: only the "
                                  "typical patient)."),
-    model: str = typer.Option("v1", "--model", help="Response structure of the virtual patients (v1 or v2)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the virtual patients (with --patients)."),
+    model: str = typer.Option("v1", "--model", callback=model_option, help=MODEL_HELP),
+    seed: int = typer.Option(0, "--seed", callback=SEED, help="Seed of the virtual patients (with --patients)."),
     plot: Path = typer.Option(None, "--plot", help="With --patients: write the distribution figure (PNG) here."),
 ) -> None:
     """Explain why the benefit fades (four mechanisms) and what the plan's strategies add."""
+    from ketasim.parameters import parse_overrides
+
     overrides = parse_overrides(param)
     if patients:
         _explain_population(plan_file, patients, seed, model, date_from, date_to, overrides, plot, as_json)
@@ -97,22 +116,23 @@ def explain_command(
 def _explain_population(plan_file: Path, patients: int, seed: int, model: str, date_from: str | None,
                         date_to: str | None, overrides: dict[str, float], plot: Path | None, as_json: bool) -> None:
     """``ketasim explain --patients N``: the loss of benefit as a distribution over virtual patients."""
-    from ketasim.dosing.planfile import load_plan
-    from ketasim.errors import PlanError
-    from ketasim.explain.population import explain_loss_population, plot_loss_distribution
-    from ketasim.interfaces.report import DISCLAIMER
-    from ketasim.population.structures import population_model
+    from contextlib import ExitStack
 
-    population_model(model)
-    if patients < 1:
-        raise PlanError("--patients", patients, "a whole number >= 1 (0 for the typical patient only)")
+    from ketasim.dosing.planfile import load_plan
+    from ketasim.explain.population import explain_loss_population, plot_loss_distribution
+    from ketasim.interfaces.outputs import output_file
+    from ketasim.interfaces.report import DISCLAIMER
+    from ketasim.parameters import vector_with
+
     plan = load_plan(plan_file)
-    console = Console()
-    with console.status(f"explaining over {patients} virtual patients: 16 knock-out runs of the population"):
-        e = explain_loss_population(plan, patients, seed, model=model, date1=_when(date_from), date2=_when(date_to),
-                                    params=vector_with(overrides))
-    if plot is not None:
-        plot_loss_distribution(e, plot)
+    console = Console(stderr=as_json)  # JSON alone on standard output
+    with ExitStack() as stack:
+        tmp = None if plot is None else stack.enter_context(output_file(plot, option="--plot", inputs=[plan_file]))
+        with console.status(f"explaining over {patients} virtual patients: 16 knock-out runs of the population"):
+            e = explain_loss_population(plan, patients, seed, model=model, date1=_when(date_from),
+                                        date2=_when(date_to), params=vector_with(overrides))
+        if tmp is not None:
+            plot_loss_distribution(e, tmp)
     if as_json:
         typer.echo(json.dumps({**e.summary(), "sentences": e.sentences(),
                                "plot": None if plot is None else str(plot)}, indent=2))
