@@ -10,6 +10,12 @@ Inputs at time t: ``s`` the potency-weighted effect-site concentration (exposure
 receptor), ``load`` L(t), and the piecewise-constant ``lifestyle`` and ``ad_on`` levels.
 ``switches`` turns the four reasons of the seed text on (1) or off (0): pruning,
 homeostasis, tolerance, load.
+
+Every response structure (``ketasim.population.structures``: ``v1``, ``v2``, ``core``) runs on this one
+right-hand side; they differ in parameter values and in the population around it. In ``v2`` a patient's
+class (``ketasim.population.classes``) is a parameter vector, consolidation by re-activation is off
+(``mu_G = 0``), and the course of life (``ketasim.population.life_course``) enters ``L(t)`` as the patient's
+own dated life events, ``L(t) = L_chronic + sum_e A_e exp(-(t - t_e) / tau_e)`` for ``t >= t_e``.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ flat ``float64`` vector whose order is the order of :data:`RESPONSE_PARAMETERS`;
 the index of each name is in :data:`IDX` and is never written by hand elsewhere.
 
 Internal time unit: hours. Status is one of ``literature`` (value from a paper),
-``calibrated`` (fitted to the clinical targets by ``ketasim calibrate``) or
-``assumed`` (a modelling choice, to be calibrated or replaced).
+``calibrated`` (fitted to the clinical targets by ``ketasim calibrate``),
+``assumed`` (a modelling choice, to be calibrated or replaced) or ``hypothesis`` (a value no data of the
+evidence base inform, checked: fixed, and every output that depends on it depends on a hypothesis).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import json
 import math
 from dataclasses import dataclass, replace
 from importlib import resources
-from typing import Literal
+from typing import ClassVar, Literal, Self
 
 import numpy as np
 
 from ketasim.errors import PlanError
 
-Status = Literal["literature", "calibrated", "assumed"]
+STATUSES = ("literature", "calibrated", "assumed", "hypothesis")
+Status = Literal["literature", "calibrated", "assumed", "hypothesis"]
 
 HOURS_PER_DAY = 24.0
 
@@ -47,9 +49,8 @@ class Parameter:
     bounds: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
-        if self.status not in ("literature", "calibrated", "assumed"):
-            raise ValueError(f"parameter {self.name!r}: status {self.status!r} is not one of "
-                             "literature, calibrated, assumed")
+        if self.status not in STATUSES:
+            raise ValueError(f"parameter {self.name!r}: status {self.status!r} is not one of {', '.join(STATUSES)}")
         if self.bounds is not None and not (self.bounds[0] <= self.value <= self.bounds[1]):
             raise ValueError(f"parameter {self.name!r}: value {self.value} outside bounds {self.bounds}")
 
@@ -61,6 +62,10 @@ def _days(d: float) -> float:
 
 # The response model (MODEL.md sections 2-7). Order matters: it is the layout of the
 # parameter vector that the compiled right-hand side reads.
+#: Source note of the tolerance, lifestyle and ECT/TMS parameters (status ``hypothesis``).
+_NOT_FITTED = ("a hypothesis: not among the fitted parameters (ketasim.evidence.space), no study of the evidence "
+               "base informs it; fixed at this value")
+
 RESPONSE_PARAMETERS: tuple[Parameter, ...] = (
     # --- receptor -----------------------------------------------------------------------
     Parameter("fu", 0.60, "1", "Zanos 2018 Pharmacol Rev 70:621 (up to 47% protein bound)", "literature",
@@ -80,9 +85,10 @@ RESPONSE_PARAMETERS: tuple[Parameter, ...] = (
     Parameter("k_G", 0.40, "1/h", "Autry 2011 Nature 475:91; Li 2010 Science 329:959 (signal over hours)",
               "assumed", "rise and decay rate of the BDNF/mTORC1 trigger signal G", "trigger", (0.05, 2.0)),
     Parameter("k_T_on", 0.020, "1/h per unit occupancy",
-              "assumed: weekly dosing gives little, daily dosing a lot (Phillips 2019; Cavalcanti 2024)",
-              "assumed", "build-up rate of antidepressant tolerance T", "trigger", (0.0, 0.2)),
-    Parameter("k_T_off", _days(14.0), "1/h", "assumed: tolerance recovers over weeks", "assumed",
+              "assumed: weekly dosing gives little, daily dosing a lot (Phillips 2019; Cavalcanti 2024); "
+              + _NOT_FITTED,
+              "hypothesis", "build-up rate of antidepressant tolerance T", "trigger", (0.0, 0.2)),
+    Parameter("k_T_off", _days(14.0), "1/h", "assumed: tolerance recovers over weeks; " + _NOT_FITTED, "hypothesis",
               "recovery rate of tolerance T", "trigger", (_days(90.0), _days(2.0))),
     Parameter("k_D_on", 0.25, "1/h per unit occupancy", "assumed: tolerance to dissociation (Singh 2016)",
               "assumed", "build-up rate of tolerance to the dissociative effect", "trigger", (0.0, 2.0)),
@@ -110,7 +116,8 @@ RESPONSE_PARAMETERS: tuple[Parameter, ...] = (
     # --- load and set point (section 5) --------------------------------------------------
     Parameter("beta", 0.40, "1 per unit load", "assumed", "assumed",
               "lowering of the synaptic set point per unit of effective load (reason 2)", "load", (0.0, 1.0)),
-    Parameter("gamma_lifestyle", 0.08, "1 per unit lifestyle", "assumed (Duncan 2013 sleep SWA)", "assumed",
+    Parameter("gamma_lifestyle", 0.08, "1 per unit lifestyle", "assumed (Duncan 2013 sleep SWA); " + _NOT_FITTED,
+              "hypothesis",
               "raise of the set point by a full healthy-lifestyle level", "load", (0.0, 0.3)),
     Parameter("eta", 0.0008, "1/h per unit session trace", "assumed (Wilkinson 2021 CBT d=0.71)", "assumed",
               "acquisition rate of coping skills from psychotherapy", "load", (0.0, 0.01)),
@@ -123,17 +130,17 @@ RESPONSE_PARAMETERS: tuple[Parameter, ...] = (
               "decay time of the trace of one psychotherapy session", "reinforcement", (12.0, 336.0)),
     Parameter("w_therapy", 0.8, "1 per unit session trace", "assumed", "assumed",
               "reinforcement of new synapses by psychotherapy", "reinforcement", (0.0, 5.0)),
-    Parameter("w_lifestyle", 0.5, "1 per unit lifestyle", "assumed", "assumed",
+    Parameter("w_lifestyle", 0.5, "1 per unit lifestyle", "assumed; " + _NOT_FITTED, "hypothesis",
               "reinforcement of new synapses by a healthy lifestyle", "reinforcement", (0.0, 5.0)),
     Parameter("a_antidepressant", 0.06, "1", "assumed (modest effect in TRD)", "assumed",
               "raise of the set point by a full oral antidepressant effect", "other", (0.0, 0.3)),
     Parameter("k_antidepressant", _days(14.0), "1/h", "assumed: onset over weeks", "assumed",
               "onset and offset rate of the oral antidepressant effect", "other", (_days(60.0), _days(3.0))),
-    Parameter("tau_neurostim", 48.0, "h", "assumed", "assumed",
+    Parameter("tau_neurostim", 48.0, "h", "assumed; " + _NOT_FITTED, "hypothesis",
               "decay time of the plasticity drive of one ECT/TMS session", "other", (6.0, 336.0)),
-    Parameter("g_ect", 0.25, "unit G per session", "assumed", "assumed",
+    Parameter("g_ect", 0.25, "unit G per session", "assumed; " + _NOT_FITTED, "hypothesis",
               "plasticity drive of one ECT session, in units of the trigger signal", "other", (0.0, 2.0)),
-    Parameter("g_tms", 0.05, "unit G per session", "assumed", "assumed",
+    Parameter("g_tms", 0.05, "unit G per session", "assumed; " + _NOT_FITTED, "hypothesis",
               "plasticity drive of one TMS session, in units of the trigger signal", "other", (0.0, 1.0)),
     # --- symptoms (section 7) ------------------------------------------------------------
     Parameter("madrs_floor", 4.0, "MADRS points", "assumed: residual symptoms at full connectivity", "assumed",
@@ -230,6 +237,29 @@ def parse_overrides(items: list[str] | None, *, option: str = "--param") -> dict
             raise PlanError(f"{option} {name}", value, allowed)
         out[name] = value
     return out
+
+
+class DeclaredValues:
+    """Base of a frozen dataclass whose fields are the values of the parameters ``PARAMETERS`` (same names): each
+    is checked against its parameter's bounds (``PlanError`` naming ``PREFIX.name``)."""
+
+    PARAMETERS: ClassVar[tuple[Parameter, ...]] = ()
+    PREFIX: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        for p in self.PARAMETERS:
+            v = float(getattr(self, p.name))
+            lo, hi = p.bounds if p.bounds is not None else (-math.inf, math.inf)
+            if not math.isfinite(v) or not lo <= v <= hi:
+                raise PlanError(f"{self.PREFIX}.{p.name}", v, f"{lo:g} to {hi:g} {p.unit} ({p.description})")
+
+    def with_values(self, values: dict[str, float]) -> Self:
+        """A copy with the named values replaced (checked)."""
+        return replace(self, **{k: float(v) for k, v in values.items()})  # type: ignore[type-var]
+
+    def parameters(self) -> tuple[Parameter, ...]:
+        """The parameters with the values in force."""
+        return tuple(replace(p, value=float(getattr(self, p.name))) for p in self.PARAMETERS)
 
 
 def all_parameters() -> list[Parameter]:

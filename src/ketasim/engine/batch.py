@@ -500,7 +500,7 @@ def _one_patient(i, tid, m_arr, seg_off, seg_t_all, seg_flag_all, seg_life_all, 
                  seg_nect_all, seg_ntms_all, dose_off, dose_k0, dose_k1, dose_a, dose_b, dose_dur, dose_inp,
                  inp_off, inp, ev_off, ev_t_all, ev_amp_all, ev_tau_all, out_off, out_t_all, out_grid_all,
                  out_oc_all, params, weight, chronic, acute, d_trait_arr, y0_arr, lam_all, Vinv_all, rm_all,
-                 switches, t_switch, codes, rtol, atol, grid_out, oc_out, counts):
+                 switches, t_switch, codes, rtol, atol, grid_out, oc_out, counts, pev_off, pev_t, pev_amp, pev_tau):
     tau_ = tid[i]
     m = m_arr[tau_]
     s0 = seg_off[tau_]
@@ -513,14 +513,26 @@ def _one_patient(i, tid, m_arr, seg_off, seg_t_all, seg_flag_all, seg_life_all, 
     kG = p[_P_kG]
     h_max = MAX_KG_H / kG if kG > 0 else 1e9
 
-    # life events of this patient (acute load scaled)
+    # life events of this patient: the plan's (acute load scaled), then the patient's own (a realised course of
+    # life, ``ketasim.population.life_course``), which are not segment boundaries: the stepping stops at each
+    # one (``pe_times``, sorted) and restarts there with the load that includes it.
     e0 = ev_off[tau_]
     ne = ev_off[tau_ + 1] - e0
-    ev_t = ev_t_all[e0:e0 + ne]
-    ev_tau = ev_tau_all[e0:e0 + ne]
-    ev_amp = np.empty(ne)
+    q0 = pev_off[i]
+    npe = pev_off[i + 1] - q0
+    ev_t = np.empty(ne + npe)
+    ev_tau = np.empty(ne + npe)
+    ev_amp = np.empty(ne + npe)
     for e in range(ne):
+        ev_t[e] = ev_t_all[e0 + e]
+        ev_tau[e] = ev_tau_all[e0 + e]
         ev_amp[e] = ev_amp_all[e0 + e] * acute[i]
+    for e in range(npe):
+        ev_t[ne + e] = pev_t[q0 + e]
+        ev_tau[ne + e] = pev_tau[q0 + e]
+        ev_amp[ne + e] = pev_amp[q0 + e]
+    pe_times = np.sort(pev_t[q0:q0 + npe])
+    ip = 0
     ch = chronic[i]
 
     # modal dose inputs per segment
@@ -649,16 +661,19 @@ def _one_patient(i, tid, m_arr, seg_off, seg_t_all, seg_flag_all, seg_life_all, 
             s += c1[j]
         if not drug:
             s = 0.0
-        t_k = t
+        t_k = t  # events at or before t_k are in force (segment start, or the patient's last event passed)
         L = _segment_load(t, t_k, ch, ev_t, ev_amp, ev_tau)
         rhs(y, p, s, L, life, ad, d_trait, sw, k1)
         k1[SG] += kG * y[SG]  # Lawson form: g = f + k_G G (v-space at the step start)
         seg_steps = 0
         step_budget = MAX_STEPS_PER_SEGMENT + MAX_STEPS_PER_HOUR * (t_end - t)
+        while ip < npe and pe_times[ip] <= t:
+            ip += 1
+        t_stop = pe_times[ip] if ip < npe and pe_times[ip] < t_end else t_end
         while t < t_end:
-            hh = min(h, t_end - t, h_max)
-            if t_end - (t + hh) < 1e-9 * max(1.0, abs(t_end)):
-                hh = t_end - t
+            hh = min(h, t_stop - t, h_max)
+            if t_stop - (t + hh) < 1e-9 * max(1.0, abs(t_stop)):
+                hh = t_stop - t
             # powers of exp(lam h / 10) and exp(8 lam h / 9), for the modes and for -k_G
             if drug:
                 for j in range(m):
@@ -725,8 +740,8 @@ def _one_patient(i, tid, m_arr, seg_off, seg_t_all, seg_flag_all, seg_life_all, 
                 return
             if err <= 1.0:
                 t_new = t + hh
-                if t_end - t_new < 1e-9 * max(1.0, abs(t_end)):
-                    t_new = t_end
+                if t_stop - t_new < 1e-9 * max(1.0, abs(t_stop)):
+                    t_new = t_stop
                 last_seg = k == K - 1
                 # outputs inside (t, t_new] from the continuous extension
                 conv_full = math.nan
@@ -785,6 +800,20 @@ def _one_patient(i, tid, m_arr, seg_off, seg_t_all, seg_flag_all, seg_life_all, 
                     h_pk[flag] = hh * min(1.5, 1.0 if err == 0.0 else 0.9 * err ** -0.2)
                 first_in_seg = False
                 h = h_next
+                if t == t_stop and t < t_end:
+                    # a life event of the patient: restart with the load that includes it
+                    t_k = t
+                    while ip < npe and pe_times[ip] <= t:
+                        ip += 1
+                    t_stop = pe_times[ip] if ip < npe and pe_times[ip] < t_end else t_end
+                    s = c0
+                    if drug:
+                        for j in range(m):
+                            s += c1[j] * E[j]
+                    else:
+                        s = 0.0
+                    rhs(y, p, s, _segment_load(t, t_k, ch, ev_t, ev_amp, ev_tau), life, ad, d_trait, sw, k1)
+                    k1[SG] += kG * y[SG]
             else:
                 rejected += 1
                 h = hh * max(0.2, 0.9 * err ** -0.2) if err == err else hh * 0.2
@@ -812,13 +841,14 @@ def _record(y, t, s, p, life, ch, ev_t, ev_amp, ev_tau, d_trait, load_sw, codes,
 def _batch_range(lo, hi, tid, m_arr, seg_off, seg_t, seg_flag, seg_life, seg_ad, seg_nS, seg_nect, seg_ntms,
                  dose_off, dose_k0, dose_k1, dose_a, dose_b, dose_dur, dose_inp, inp_off, inp, ev_off, ev_t, ev_amp,
                  ev_tau, out_off, out_t, out_grid, out_oc, params, weight, chronic, acute, d_trait, y0, lam, Vinv, rm,
-                 switches, t_switch, codes, rtol, atol, grid_out, oc_out, counts):
+                 switches, t_switch, codes, rtol, atol, grid_out, oc_out, counts, pev_off, pev_t, pev_amp, pev_tau):
     """Patients ``lo .. hi - 1``; releases the GIL, so several threads run ranges side by side."""
     for i in range(lo, hi):
         _one_patient(i, tid, m_arr, seg_off, seg_t, seg_flag, seg_life, seg_ad, seg_nS, seg_nect, seg_ntms,
                      dose_off, dose_k0, dose_k1, dose_a, dose_b, dose_dur, dose_inp, inp_off, inp, ev_off, ev_t,
                      ev_amp, ev_tau, out_off, out_t, out_grid, out_oc, params, weight, chronic, acute, d_trait, y0,
-                     lam, Vinv, rm, switches, t_switch, codes, rtol, atol, grid_out, oc_out, counts)
+                     lam, Vinv, rm, switches, t_switch, codes, rtol, atol, grid_out, oc_out, counts, pev_off, pev_t,
+                     pev_amp, pev_tau)
 
 
 def _run_threads(n: int, args: tuple, n_threads: int | None = None) -> None:
@@ -849,8 +879,35 @@ class BatchResult:
     counts: np.ndarray
 
 
+@dataclass(frozen=True)
+class PatientEvents:
+    """Life events of each patient of a batch (CSR: patient ``i`` has entries ``off[i]:off[i + 1]``), in hours
+    from the plan start: the realised course of life of ``ketasim.population.life_course``. They add to the
+    plan's own events (which every patient shares, scaled by ``acute_load_scale``), are not scaled, and obey
+    the same law, ``L(t) = ... + A_e exp(-(t - t_e) / tau_e)`` for ``t >= t_e``; events at or before 0 count in
+    the baseline load."""
+
+    off: np.ndarray
+    t_h: np.ndarray
+    amp: np.ndarray
+    tau_h: np.ndarray
+
+    @classmethod
+    def none(cls, n: int) -> PatientEvents:
+        return cls(np.zeros(n + 1, dtype=np.int64), np.zeros(0), np.zeros(0), np.ones(0))
+
+    def load0(self) -> np.ndarray:
+        """What is left at time 0 of the events at or before it (one value per patient)."""
+        n = self.off.size - 1
+        before = self.t_h <= 0.0
+        contrib = np.where(before, self.amp * np.exp(np.minimum(self.t_h, 0.0) / self.tau_h), 0.0)
+        owner = np.repeat(np.arange(n), np.diff(self.off))
+        return np.bincount(owner, weights=contrib, minlength=n) if contrib.size else np.zeros(n)
+
+
 def baseline_state(templates: PackedTemplates, tid: np.ndarray, params: np.ndarray, baseline_madrs: np.ndarray,
-                   chronic: np.ndarray, acute_scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   chronic: np.ndarray, acute_scale: np.ndarray, patient_events: PatientEvents | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Trait deficit, day-0 load and initial states of each patient, as ``compile_plan`` computes them.
 
     ``d_trait = (MADRS_0 - floor) / kappa - beta L_0 + gamma lifestyle_0 + A_0``; a negative value
@@ -862,6 +919,8 @@ def baseline_state(templates: PackedTemplates, tid: np.ndarray, params: np.ndarr
     for j, t in enumerate(templates.templates):
         sel = tid == j
         load0[sel] = t.load0(chronic[sel], acute_scale[sel])
+    if patient_events is not None:
+        load0 = load0 + patient_events.load0()
     floor, kappa = params[:, IDX["madrs_floor"]], params[:, IDX["kappa"]]
     beta, gamma = params[:, IDX["beta"]], params[:, IDX["gamma_lifestyle"]]
     A0 = np.where(ad0, params[:, IDX["a_antidepressant"]], 0.0)
@@ -920,11 +979,13 @@ def integrate_batch(templates: PackedTemplates, tid: np.ndarray, params: np.ndar
                     chronic_load: np.ndarray, acute_load_scale: np.ndarray, grid_h: np.ndarray,
                     outputs: tuple[str, ...] = ("madrs",), switches: np.ndarray | None = None,
                     rtol: float = BATCH_RTOL, atol: float = BATCH_ATOL,
-                    schedule: tuple[np.ndarray, ...] | None = None, n_threads: int | None = None) -> BatchResult:
+                    schedule: tuple[np.ndarray, ...] | None = None, n_threads: int | None = None,
+                    patient_events: PatientEvents | None = None) -> BatchResult:
     """Integrate patients ``i`` under templates ``tid[i]``; all arrays have one row per patient.
 
     ``grid_h`` is the output grid (hours) shared by all patients; ``outputs`` names from
-    :data:`OUTPUTS`. Raises :class:`~ketasim.errors.PlanError` if a patient's chronic load exceeds
+    :data:`OUTPUTS`; ``patient_events`` each patient's own life events (:class:`PatientEvents`). Raises
+    :class:`~ketasim.errors.PlanError` if a patient's chronic load exceeds
     what the baseline severity allows, and :class:`~ketasim.errors.SimulationError` if the integrator
     fails for some patient.
     """
@@ -937,7 +998,10 @@ def integrate_batch(templates: PackedTemplates, tid: np.ndarray, params: np.ndar
     if unknown:
         raise PlanError("outputs", unknown, ", ".join(OUTPUTS))
     codes = np.array([OUTPUT_CODE[o] for o in outputs], dtype=np.int64)
-    d_trait, _, y0 = baseline_state(templates, tid, params, baseline_madrs, chronic_load, acute_load_scale)
+    pe = PatientEvents.none(n) if patient_events is None else patient_events
+    if pe.off.size != n + 1:
+        raise PlanError("patient_events", f"offsets for {pe.off.size - 1} patients", f"offsets for {n}")
+    d_trait, _, y0 = baseline_state(templates, tid, params, baseline_madrs, chronic_load, acute_load_scale, pe)
     if np.any(d_trait < 0):
         j = int(np.argmax(d_trait < 0))
         raise PlanError("chronic_load", float(chronic_load[j]),
@@ -972,7 +1036,9 @@ def integrate_batch(templates: PackedTemplates, tid: np.ndarray, params: np.ndar
             T.ev_off, T.ev_t, T.ev_amp, T.ev_tau, out_off, out_t, out_grid, out_oc, params,
             np.ascontiguousarray(weight_kg, float), np.ascontiguousarray(chronic_load, float),
             np.ascontiguousarray(acute_load_scale, float), d_trait, y0, lam, Vinv, rm, sw, float(T.t_switch), codes,
-            float(rtol), float(atol) * ATOL_WEIGHTS, grid_out, oc_out, counts)
+            float(rtol), float(atol) * ATOL_WEIGHTS, grid_out, oc_out, counts,
+            np.ascontiguousarray(pe.off, dtype=np.int64), np.ascontiguousarray(pe.t_h, dtype=float),
+            np.ascontiguousarray(pe.amp, dtype=float), np.ascontiguousarray(pe.tau_h, dtype=float))
     _run_threads(n, args, n_threads)
     failed = np.nonzero(counts[:, 0] < 0)[0]
     if failed.size:

@@ -30,11 +30,13 @@ MAX_DRAWS = 10_000  # the command-line limit of --draws (the shipped posterior h
 @dataclass(frozen=True)
 class DrawSpec:
     """``draws`` posterior draws (0: the typical values only), seeded subset ``seed``, posterior ``path``
-    (None: the shipped one)."""
+    (None: the shipped one); ``model``: the response structure (the shipped posterior is of v1: any other
+    structure runs at its declared typical values)."""
 
     draws: int = DEFAULT_DRAWS
     seed: int = 0
     path: str | None = None
+    model: str = "v1"
 
     @property
     def typical(self) -> bool:
@@ -42,6 +44,10 @@ class DrawSpec:
 
     def describe(self) -> str:
         """Plain-language sentence for outputs."""
+        if self.typical and self.model != "v1":
+            return (f"population parameters: the declared typical values of structure {self.model} (it has no "
+                    "posterior yet); intervals are Monte-Carlo intervals, without the uncertainty of the population "
+                    "parameters")
         if self.typical:
             return ("population parameters: the typical values only (posterior median); intervals are "
                     "Monte-Carlo intervals, without the uncertainty of the population parameters")
@@ -50,10 +56,16 @@ class DrawSpec:
 
 
 def draw_spec(draws: int | None, typical: bool, *, n_patients: int | None = None, per_draw: int = 1,
-              seed: int = 0, path: str | None = None) -> DrawSpec:
+              seed: int = 0, path: str | None = None, model: str = "v1") -> DrawSpec:
     """The choice of ``--draws D`` / ``--typical`` (refused together; ``D`` a whole number >= 2). Without
     ``--draws``, :data:`DEFAULT_DRAWS`, or fewer when ``n_patients`` would leave a draw fewer than ``per_draw``
-    patients (the typical values only when not even 2 draws fit)."""
+    patients (the typical values only when not even 2 draws fit). A structure other than v1 has no posterior:
+    its typical values only, and ``--draws`` with it is refused."""
+    if model != "v1":
+        if draws not in (None, 0):
+            raise PlanError("--draws", draws, f"no posterior draws with --model {model}: the shipped posterior is "
+                            "of structure v1 (use --model v1, or leave --draws out)")
+        return DrawSpec(0, seed, path, model)
     if typical:
         if draws not in (None, 0):
             raise PlanError("--draws", draws, "no --draws together with --typical (the typical values only)")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ketasim.parameters import default_vector
+from ketasim.population.structures import PopulationModel, population_model
 from ketasim.symptoms.placebo import PlaceboModel
 from ketasim.trials.cohort import current_spreads, current_trial_load
 from ketasim.trials.endpoints import Estimate
@@ -36,12 +37,23 @@ class ParameterSet:
     placebo: PlaceboModel
     chronic_load: float
     label: str = ""
+    model: str | PopulationModel = "v1"
 
     @classmethod
-    def in_force(cls) -> ParameterSet:
-        """The shipped point estimate (what ``--typical`` uses)."""
-        return cls(default_vector(), current_spreads(), MeasurementModel.shipped(), PlaceboModel.shipped(),
-                   current_trial_load(), "in force")
+    def in_force(cls, model: str | PopulationModel = "v1") -> ParameterSet:
+        """The shipped point estimate (what ``--typical`` uses); for another response structure
+        (``ketasim.population.structures``) its own spreads and symptom fluctuation with the same typical values,
+        placebo model and trial load."""
+        from ketasim.trials.cohort import FALLBACK_SPREADS
+        from ketasim.trials.runner import structure_measurement
+
+        if population_model(model).calibrated_spreads:
+            return cls(default_vector(), current_spreads(), MeasurementModel.shipped(), PlaceboModel.shipped(),
+                       current_trial_load(), "in force", model)
+        structure = population_model(model)
+        load = structure.chronic_load.value if structure.chronic_load is not None else current_trial_load()
+        return cls(default_vector(), dict(FALLBACK_SPREADS), structure_measurement(model), PlaceboModel.shipped(),
+                   load, f"{structure.name} declared", model)
 
 
 @dataclass
@@ -89,7 +101,7 @@ def simulate_evidence(ps: ParameterSet | None = None, *, n_patients: int | dict[
             continue
         res = run_study(st, patients_for(sid, n_patients), study_seed(sid, seed), params=ps.params,
                         spreads=ps.spreads, measurement=ps.measurement, placebo=ps.placebo,
-                        chronic_load=ps.chronic_load, intervals=intervals)
+                        chronic_load=ps.chronic_load, intervals=intervals, model=ps.model)
         values.update({k: float(e.value) for k, e in res.outcomes.items()})
         estimates.update(res.outcomes)
         enrolled[sid] = res.n_patients

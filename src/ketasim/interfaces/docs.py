@@ -2,8 +2,9 @@
 
 Two sections of docs/model.md are generated and sit between marker comments:
 
-* ``parameters``: the table of every parameter (:func:`ketasim.parameters.all_parameters`)
-  with value, unit, status, bounds, meaning and source;
+* ``parameters``: the table of every parameter (:func:`ketasim.parameters.all_parameters`, the virtual
+  trials' and the v2 structure's: classes, course of life, fluctuation) with value, unit, status, bounds,
+  meaning and source;
 * ``equations``: the docstrings of the modules that state the equations, verbatim.
 
 Without ``--check`` the sections are rewritten in place (and docs/model-diagram.png redrawn
@@ -20,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ketasim.interfaces.tables import markdown_table
-from ketasim.parameters import Parameter, all_parameters
+from ketasim.parameters import STATUSES, Parameter, all_parameters
 
 EQUATION_MODULES = (
     "ketasim.exposure.system",
@@ -33,6 +34,9 @@ EQUATION_MODULES = (
     "ketasim.symptoms.dissociation",
     "ketasim.symptoms.placebo",
     "ketasim.dynamics",
+    "ketasim.population.structures",
+    "ketasim.population.classes",
+    "ketasim.population.life_course",
 )
 
 BEGIN = "<!-- BEGIN GENERATED {name}: python -m ketasim.interfaces.docs -->"
@@ -58,16 +62,18 @@ def _bounds(p: Parameter) -> str:
 def parameter_table(parameters: Iterable[Parameter] | None = None) -> str:
     """Markdown: one table per layer (PK models first, then the response model, in code order)."""
     if parameters is None:
+        from ketasim.population.structures import V2
         from ketasim.trials.cohort import trial_parameters
 
-        parameters = [*all_parameters(), *trial_parameters()]
+        parameters = [*all_parameters(), *trial_parameters(), *V2.parameters()]
     params = list(parameters)
     layers: dict[str, list[Parameter]] = {}
     for p in params:
         layers.setdefault(p.layer, []).append(p)
-    counts = {s: sum(p.status == s for p in params) for s in ("literature", "calibrated", "assumed")}
+    counts = {s: sum(p.status == s for p in params) for s in STATUSES}
     out = [f"{len(params)} parameters: {counts['literature']} literature, {counts['calibrated']} calibrated, "
-           f"{counts['assumed']} assumed. Rates are per hour (1/h); a time constant of d days is a rate of "
+           f"{counts['assumed']} assumed, {counts['hypothesis']} hypotheses (values no data of the evidence base "
+           "inform: fixed, see docs/model.md). Rates are per hour (1/h); a time constant of d days is a rate of "
            "1/(24 d) per hour.", ""]
     for layer, rows in layers.items():
         table = markdown_table([[f"`{p.name}`", _value(p), p.unit, p.status, _bounds(p), p.description, p.source]

@@ -131,3 +131,16 @@ def text_option(*, max_length: int = 1000) -> Callable[[typer.CallbackParam, Any
 
 FORCE_HELP = ("Replace the output folder even if it holds files ketasim did not write (they are deleted); an "
               "earlier ketasim output is replaced without it.")
+
+
+MODEL_HELP = ("Response structure: v1 (the calibrated default: one typical patient, wide spreads) or v2 (patient "
+              "classes and a modelled course of life; declared values, not yet calibrated).")
+
+
+def model_option(param: typer.CallbackParam, value: str) -> str:
+    """A Typer callback: the name of a response structure (``ketasim.population.structures.MODEL_NAMES``)."""
+    from ketasim.population.structures import MODEL_NAMES
+
+    if value not in MODEL_NAMES:
+        raise OptionError(option_name(param), value, f"one of {', '.join(MODEL_NAMES)}")
+    return value

@@ -13,6 +13,11 @@ weight (log-normal by sex, clipped to the observed range).
 The chronic load is capped so that it explains at most :data:`MAX_LOAD_SHARE` of a patient's
 baseline severity (``beta L <= 0.9 (MADRS_0 - floor) / kappa``): a larger load would need a
 negative trait deficit, which the model does not allow.
+
+With a response structure that has patient classes (``model="v2"``, ``ketasim.population.structures``), each
+patient's class is drawn from the stream ``SeedSequence([seed, block, 1])`` (its probabilities may depend on
+age) and moves the patient's drawn parameters to the class (``ClassModel.apply``); ``VirtualPatients.klass``
+holds it (-1: a structure without classes).
 """
 
 from __future__ import annotations
@@ -23,16 +28,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ketasim.dosing.plan import Patient
+from ketasim.dosing.plan import Patient, Plan
+from ketasim.engine.batch import PatientEvents
+from ketasim.engine.compile import PKVariability
 from ketasim.errors import PlanError
 from ketasim.parameters import IDX, RESPONSE_PARAMETERS, default_vector
+from ketasim.population.classes import CLASS_NAMES, ClassModel, class_names
+from ketasim.population.life_course import LifeCourse
+from ketasim.population.structures import PopulationModel, population_model
 from ketasim.population.variability import (
     COVARIATE,
     DEFAULT_PK_MODEL,
     PK_TARGETS,
     RandomEffect,
     correlation_matrix,
-    default_variability,
     with_spreads,
 )
 
@@ -49,8 +58,9 @@ def load_cap(baseline_madrs: np.ndarray, params: np.ndarray) -> np.ndarray:
 
 
 PARAM_NAMES: tuple[str, ...] = tuple(p.name for p in RESPONSE_PARAMETERS)
-PATIENT_COLUMNS = ("patient", "weight_kg", "age", "sex", "baseline_madrs", "chronic_load", "acute_load_scale",
-                   "pk_cl", "pk_v", "pk_ka")
+PATIENT_COLUMNS = ("patient", "class", "weight_kg", "age", "sex", "baseline_madrs", "chronic_load",
+                   "acute_load_scale", "pk_cl", "pk_v", "pk_ka")
+CLASS_STREAM = 1  # third entry of a block's seed sequence for the class draws
 
 
 @dataclass
@@ -61,7 +71,10 @@ class VirtualPatients:
     ``pk_v``, ``pk_ka`` multiply every clearance, volume and absorption rate of the PK model;
     ``acute_load_scale`` multiplies the amplitude of the plan's life events; ``ids`` are the
     patients' indices in the population they were drawn from; ``latent`` holds the standard-normal
-    coordinates of the random effects (``effects`` names them), when sampled.
+    coordinates of the random effects (``effects`` names them), when sampled; ``klass`` the index of each
+    patient's class in ``ketasim.population.classes.CLASS_NAMES`` (-1: a structure without classes);
+    ``life_course`` the course of life the patients live (their events are drawn from it with ``seed`` by their
+    ids, :meth:`life_events`), None for a structure without one.
     """
 
     params: np.ndarray
@@ -78,14 +91,18 @@ class VirtualPatients:
     latent: np.ndarray | None = None
     effects: tuple[str, ...] = field(default_factory=tuple)
     seed: int | None = None
+    klass: np.ndarray | None = None
+    life_course: LifeCourse | None = None
 
     def __post_init__(self) -> None:
         n = self.params.shape[0]
+        if self.klass is None:
+            self.klass = np.full(n, -1, dtype=np.int64)
         if self.params.ndim != 2 or self.params.shape[1] != len(PARAM_NAMES):
             raise PlanError("patients.params", f"array of shape {self.params.shape}",
                             f"n x {len(PARAM_NAMES)} (one column per response parameter)")
         for name in ("pk_cl", "pk_v", "pk_ka", "weight_kg", "age", "sex", "baseline_madrs", "chronic_load",
-                     "acute_load_scale", "ids"):
+                     "acute_load_scale", "ids", "klass"):
             if np.shape(getattr(self, name)) != (n,):
                 raise PlanError(f"patients.{name}", f"shape {np.shape(getattr(self, name))}", f"({n},)")
         for name in ("pk_cl", "pk_v", "weight_kg"):
@@ -102,6 +119,12 @@ class VirtualPatients:
     def n(self) -> int:
         return len(self)
 
+    def life_events(self, horizon_days: float) -> PatientEvents | None:
+        """Each patient's own life events in ``(0, horizon_days]`` (None without a course of life)."""
+        if self.life_course is None or not self.life_course.enabled:
+            return None
+        return self.life_course.draw(int(self.seed or 0), self.ids, horizon_days, self.acute_load_scale)[0]
+
     def param(self, name: str) -> np.ndarray:
         """Column of response parameter ``name``."""
         return self.params[:, IDX[name]]
@@ -114,7 +137,8 @@ class VirtualPatients:
             weight_kg=self.weight_kg[idx], age=self.age[idx], sex=self.sex[idx],
             baseline_madrs=self.baseline_madrs[idx], chronic_load=self.chronic_load[idx],
             acute_load_scale=self.acute_load_scale[idx], ids=self.ids[idx],
-            latent=None if self.latent is None else self.latent[idx], effects=self.effects, seed=self.seed)
+            latent=None if self.latent is None else self.latent[idx], effects=self.effects, seed=self.seed,
+            klass=self.klass[idx], life_course=self.life_course)  # type: ignore[index]
 
     @classmethod
     def concat(cls, parts: Sequence[VirtualPatients]) -> VirtualPatients:
@@ -126,14 +150,15 @@ class VirtualPatients:
             lat = np.concatenate([p.latent for p in parts])  # type: ignore[misc]
         cat = {name: np.concatenate([getattr(p, name) for p in parts])
                for name in ("params", "pk_cl", "pk_v", "pk_ka", "weight_kg", "age", "sex", "baseline_madrs",
-                            "chronic_load", "acute_load_scale", "ids")}
-        return cls(**cat, latent=lat, effects=parts[0].effects if lat is not None else (), seed=parts[0].seed)
+                            "chronic_load", "acute_load_scale", "ids", "klass")}
+        return cls(**cat, latent=lat, effects=parts[0].effects if lat is not None else (), seed=parts[0].seed,
+                   life_course=parts[0].life_course)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per patient: covariates, PK factors, loads, then every response parameter."""
         df = pd.DataFrame({
-            "patient": self.ids, "weight_kg": self.weight_kg, "age": self.age, "sex": self.sex,
-            "baseline_madrs": self.baseline_madrs, "chronic_load": self.chronic_load,
+            "patient": self.ids, "class": class_names(self.klass), "weight_kg": self.weight_kg, "age": self.age,
+            "sex": self.sex, "baseline_madrs": self.baseline_madrs, "chronic_load": self.chronic_load,
             "acute_load_scale": self.acute_load_scale, "pk_cl": self.pk_cl, "pk_v": self.pk_v, "pk_ka": self.pk_ka,
         })
         return pd.concat([df, pd.DataFrame(self.params, columns=list(PARAM_NAMES))], axis=1)
@@ -162,8 +187,17 @@ class VirtualPatients:
         for name in PARAM_NAMES:
             if name in df.columns:
                 params[:, IDX[name]] = df[name].to_numpy(dtype=float)
-        return cls(params=params, pk_cl=col("pk_cl", 1.0).astype(float), pk_v=col("pk_v", 1.0).astype(float),
-                   pk_ka=col("pk_ka", 1.0).astype(float), weight_kg=col("weight_kg", ref.weight_kg).astype(float),
+        klass = np.full(n, -1, dtype=np.int64)
+        if "class" in df.columns:
+            names = df["class"].fillna("").astype(str).to_numpy()
+            bad = sorted(set(names) - set(CLASS_NAMES) - {""})
+            if bad:
+                raise PlanError("patients table column class", bad[:3], f"{', '.join(CLASS_NAMES)} or empty")
+            lookup = {name: k for k, name in enumerate(CLASS_NAMES)}
+            klass = np.array([lookup.get(v, -1) for v in names], dtype=np.int64)
+        return cls(params=params, klass=klass, pk_cl=col("pk_cl", 1.0).astype(float),
+                   pk_v=col("pk_v", 1.0).astype(float), pk_ka=col("pk_ka", 1.0).astype(float),
+                   weight_kg=col("weight_kg", ref.weight_kg).astype(float),
                    age=col("age", np.nan).astype(float), sex=col("sex", "unknown").astype(str),
                    baseline_madrs=col("baseline_madrs", ref.baseline_madrs).astype(float),
                    chronic_load=col("chronic_load", ref.chronic_load).astype(float),
@@ -182,8 +216,30 @@ class VirtualPatients:
                    chronic_load=np.full(n, pt.chronic_load), acute_load_scale=np.ones(n), ids=np.arange(n))
 
 
+def patient_plan(plan: Plan, patients: VirtualPatients, i: int) -> tuple[Plan, np.ndarray, PKVariability]:
+    """Virtual patient ``i`` of ``patients`` under ``plan`` as one patient for the one-patient engines, the SciPy
+    reference (``simulate(..., method="reference")``) and the SBML export: the plan with the patient's weight,
+    baseline and chronic load, the plan's life events scaled by its reactivity and its own drawn life events
+    (``VirtualPatients.life_events``) as dated events; with its parameter vector and PK factors."""
+    from dataclasses import replace
+
+    from ketasim.dosing.plan import LifeEvent
+    from ketasim.population.life_course import as_life_events
+
+    scale = float(patients.acute_load_scale[i])
+    events = tuple(replace(e, amplitude=e.amplitude * scale) for e in plan.patient.life_events)
+    own: tuple[LifeEvent, ...] = ()
+    drawn = patients.life_events(plan.horizon_days)
+    if drawn is not None:
+        own = as_life_events(drawn, i)
+    pt = replace(plan.patient, weight_kg=float(patients.weight_kg[i]), baseline_madrs=float(patients.baseline_madrs[i]),
+                 chronic_load=float(patients.chronic_load[i]), life_events=events + own)
+    pk = PKVariability(cl=float(patients.pk_cl[i]), v=float(patients.pk_v[i]), ka=float(patients.pk_ka[i]))
+    return replace(plan, patient=pt), np.array(patients.params[i], dtype=float), pk
+
+
 def _block(seed: int, b: int, effects: tuple[RandomEffect, ...], chol: np.ndarray, base: np.ndarray,
-           patient: Patient, covariates: dict[str, float]) -> dict[str, np.ndarray]:
+           patient: Patient, covariates: dict[str, float], classes: ClassModel | None = None) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(b)]))
     u = rng.standard_normal((BLOCK, len(effects)))
     z = u @ chol.T
@@ -202,8 +258,14 @@ def _block(seed: int, b: int, effects: tuple[RandomEffect, ...], chol: np.ndarra
             params[:, IDX[e.target]] = e.apply(base[IDX[e.target]], z[:, j])
         else:
             out[e.target] = e.apply(out[e.target], z[:, j])
+    klass = np.full(BLOCK, -1, dtype=np.int64)
+    if classes is not None:
+        u_class = np.random.default_rng(np.random.SeedSequence([int(seed), int(b), CLASS_STREAM])).random(BLOCK)
+        klass = classes.assign(u_class, age)
+        params = classes.apply(params, klass, base)
     out["chronic_load"] = np.minimum(out["chronic_load"], load_cap(out["baseline_madrs"], params))
-    out.update(params=params, weight_kg=weight, age=age, sex=np.where(female, "female", "male"), latent=z)
+    out.update(params=params, weight_kg=weight, age=age, sex=np.where(female, "female", "male"), latent=z,
+               klass=klass)
     return out
 
 
@@ -211,7 +273,7 @@ def sample_patients(n: int, seed: int = 0, *, params: np.ndarray | None = None,
                     variability: Sequence[RandomEffect] | dict[str, float] | None = None,
                     covariates: pd.DataFrame | dict[str, float] | None = None, patient: Patient | None = None,
                     pk_model: str = DEFAULT_PK_MODEL, start: int = 0,
-                    correlations: dict | None = None) -> VirtualPatients:
+                    correlations: dict | None = None, model: str | PopulationModel | None = None) -> VirtualPatients:
     """Draw patients ``start .. start + n - 1`` of the population with ``seed``.
 
     ``params``: typical response parameter vector (default: the model's); ``variability``: the
@@ -220,17 +282,21 @@ def sample_patients(n: int, seed: int = 0, *, params: np.ndarray | None = None,
     source off); ``covariates``: a table with columns ``weight_kg``, ``age``, ``sex`` (one row per
     patient, used as given) or a dict overriding the covariate distribution
     (``ketasim.population.variability.COVARIATE``); ``patient``: the typical patient (median
-    baseline MADRS and chronic load; default ``Patient()``).
+    baseline MADRS and chronic load; default ``Patient()``); ``model``: the response structure
+    (``ketasim.population.structures``: ``"v1"``, the default, or ``"v2"``: its typical values, its random
+    effects and its classes).
     """
     if not isinstance(n, int | np.integer) or n < 0:
         raise PlanError("n_patients", n, "a whole number >= 0")
+    structure = population_model(model)
     base = default_vector() if params is None else np.asarray(params, dtype=np.float64)
     if base.shape != (len(PARAM_NAMES),):
         raise PlanError("params", f"array of shape {base.shape}", f"({len(PARAM_NAMES)},)")
+    base = structure.typical(base)
     if variability is None:
-        effects = default_variability(pk_model)
+        effects = structure.variability(pk_model)
     elif isinstance(variability, dict):
-        effects = with_spreads(default_variability(pk_model), variability)
+        effects = with_spreads(structure.variability(pk_model), variability)
     else:
         effects = tuple(variability)
     chol = np.linalg.cholesky(correlation_matrix(effects, correlations)) if effects else np.zeros((0, 0))
@@ -247,7 +313,7 @@ def sample_patients(n: int, seed: int = 0, *, params: np.ndarray | None = None,
         cov.update({k: float(v) for k, v in covariates.items()})
     pt = patient or Patient()
     b0, b1 = start // BLOCK, (start + max(n, 1) - 1) // BLOCK
-    blocks = [_block(seed, b, effects, chol, base, pt, cov) for b in range(b0, b1 + 1)] if n else []
+    blocks = [_block(seed, b, effects, chol, base, pt, cov, structure.classes) for b in range(b0, b1 + 1)] if n else []
     lo = start - b0 * BLOCK
 
     def cut(key: str) -> np.ndarray:
@@ -260,7 +326,8 @@ def sample_patients(n: int, seed: int = 0, *, params: np.ndarray | None = None,
                          weight_kg=cut("weight_kg"), age=cut("age"), sex=cut("sex").astype(str),
                          baseline_madrs=cut("baseline_madrs"), chronic_load=cut("chronic_load"),
                          acute_load_scale=cut("acute_load_scale"), ids=np.arange(start, start + n),
-                         latent=cut("latent"), effects=tuple(e.target for e in effects), seed=seed)
+                         latent=cut("latent"), effects=tuple(e.target for e in effects), seed=seed,
+                         klass=cut("klass").astype(np.int64), life_course=structure.life_course)
     if table is not None:
         _apply_covariate_table(vp, table)
     return vp

@@ -38,8 +38,10 @@ from ketasim.engine.batch import (
 from ketasim.engine.compile import pk_model_name
 from ketasim.errors import PlanError
 from ketasim.parameters import HOURS_PER_DAY, IDX
+from ketasim.population.classes import class_names
 from ketasim.population.endpoints import OutcomeVisits, compute_outcomes, outcome_visits
 from ketasim.population.patients import MAX_LOAD_SHARE, VirtualPatients, sample_patients
+from ketasim.population.structures import V1, PopulationModel, population_model
 from ketasim.population.summary import summarize_outcomes
 from ketasim.population.variability import DEFAULT_PK_MODEL, RandomEffect
 from ketasim.symptoms.scales import from_madrs
@@ -102,6 +104,8 @@ class _Spec:
     keep_patients: bool
     pk_model: str
     n_sample: int
+    model: PopulationModel = V1
+    life_events: bool = True
 
 
 @dataclass
@@ -158,7 +162,8 @@ def _simulate_chunk(spec: _Spec, start: int, stop: int, plans: Sequence[Plan] | 
         else:
             ref = spec.plan.patient if spec.plan is not None else None
             patients = sample_patients(n, spec.seed, params=spec.base_params, variability=spec.variability,
-                                       covariates=spec.covariates, patient=ref, pk_model=spec.pk_model, start=start)
+                                       covariates=spec.covariates, patient=ref, pk_model=spec.pk_model, start=start,
+                                       model=spec.model)
             sampled = True
     if plans is None:
         assert spec.plan is not None
@@ -185,11 +190,14 @@ def _simulate_chunk(spec: _Spec, start: int, stop: int, plans: Sequence[Plan] | 
         _fit_loads(templates, tid, patients)
     packed = pack_templates(templates)
     eng_out = _engine_outputs(spec.outputs)
+    if sampled or patients.life_course is None:
+        patients = replace(patients, life_course=spec.model.life_course, seed=spec.seed)
+    events = patients.life_events(max(t.plan.horizon_days for t in templates)) if spec.life_events else None
     res = integrate_batch(packed, tid, patients.params, weight_kg=patients.weight_kg, pk_cl=patients.pk_cl,
                           pk_v=patients.pk_v, pk_ka=patients.pk_ka, baseline_madrs=patients.baseline_madrs,
                           chronic_load=patients.chronic_load, acute_load_scale=patients.acute_load_scale,
                           grid_h=spec.grid_days * HOURS_PER_DAY, outputs=eng_out, switches=spec.switches,
-                          rtol=spec.rtol, atol=spec.atol)
+                          rtol=spec.rtol, atol=spec.atol, patient_events=events)
     # outcomes per template group
     parts = []
     for j, v in enumerate(visit_list):
@@ -199,6 +207,10 @@ def _simulate_chunk(spec: _Spec, start: int, stop: int, plans: Sequence[Plan] | 
             df.index = sel
             parts.append(df)
     outcomes = pd.concat(parts).sort_index().reset_index(drop=True)
+    if np.any(patients.klass >= 0):  # type: ignore[operator]
+        outcomes.insert(1, "class", class_names(patients.klass))
+    if events is not None:
+        outcomes["life_events"] = np.diff(events.off)
     traj = _assemble(res.grid, eng_out, spec.outputs)
     madrs_grid = res.grid[:, :, eng_out.index("madrs")]
     hist = _histogram(madrs_grid)
@@ -342,8 +354,8 @@ def simulate_population(plan_or_plans: Plan | Sequence[Plan], n_patients: int | 
                         switches: np.ndarray | dict[str, bool] | None = None, switch_from_day: float = 0.0,
                         rtol: float = BATCH_RTOL, atol: float = BATCH_ATOL, keep_patients: bool = True,
                         n_sample_trajectories: int = N_SAMPLE_TRAJECTORIES,
-                        on_chunk: Callable[[int, pd.DataFrame, VirtualPatients], None] | None = None
-                        ) -> PopulationResult:
+                        on_chunk: Callable[[int, pd.DataFrame, VirtualPatients], None] | None = None,
+                        model: str | PopulationModel | None = None, life_events: bool = True) -> PopulationResult:
     """Simulate a virtual population.
 
     ``plan_or_plans``: one :class:`Plan` for every patient (each patient's weight, baseline MADRS
@@ -361,7 +373,10 @@ def simulate_population(plan_or_plans: Plan | Sequence[Plan], n_patients: int | 
     outcome columns (one row per patient of the chunk). ``switches``/``switch_from_day`` turn
     mechanisms off as in ``ketasim.simulate.simulate``. ``on_chunk(start, outcomes, patients)`` is
     called for each chunk in patient order (to stream them to disk; with ``keep_patients=False``
-    the patients are then not kept in memory).
+    the patients are then not kept in memory). ``model``: the response structure
+    (``ketasim.population.structures``; default ``v1``); with ``v2`` the outcomes carry each patient's
+    ``class`` and number of ``life_events`` (drawn per patient, ``ketasim.population.life_course``;
+    ``life_events=False`` switches the course of life off) and the summary reports each class.
 
     A run whose estimated memory (:func:`estimate_memory_bytes`) exceeds the machine's available
     memory is refused before it starts (:class:`~ketasim.errors.PlanError` naming the estimate).
@@ -410,16 +425,18 @@ def simulate_population(plan_or_plans: Plan | Sequence[Plan], n_patients: int | 
     if mn is not None:
         pk_model = mn[1]
     sw = None if switches is None else _switch_vector(switches)
+    structure = population_model(model)
     spec = _Spec(plan=plan_or_plans if single else None, seed=int(seed),  # type: ignore[arg-type]
                  base_params=None if params is None else np.asarray(params, dtype=float), variability=variability,
                  covariates=covariates, patients=patients if single else None, grid_days=grid, outputs=outputs,
                  keep_trajectories=keep_trajectories, switches=sw, t_switch_h=float(switch_from_day) * HOURS_PER_DAY,
                  rtol=float(rtol), atol=float(atol), outcome_fn=outcome_fn,
                  keep_patients=keep_patients or on_chunk is not None,
-                 pk_model=pk_model, n_sample=int(n_sample_trajectories))
+                 pk_model=pk_model, n_sample=int(n_sample_trajectories), model=structure,
+                 life_events=bool(life_events))
     if not single and patients is None:
         patients = sample_patients(n, seed, params=spec.base_params, variability=variability, covariates=covariates,
-                                   pk_model=pk_model)
+                                   pk_model=pk_model, model=structure)
     bounds = [(a, min(a + chunk, n)) for a in range(0, n, chunk)]
 
     trajectories = np.empty((n, grid.size, len(outputs)), dtype=np.float32) if keep_trajectories else None
@@ -471,7 +488,9 @@ def simulate_population(plan_or_plans: Plan | Sequence[Plan], n_patients: int | 
     info = {"n_patients": n, "seed": int(seed), "plan": ref_plans[0].name if single else f"{n} plans",
             "pk_model": pk_model, "horizon_days": float(horizon), "chunk_size": chunk, "rtol": rtol, "atol": atol,
             "engine": "ketasim.engine.batch (Lawson-DOPRI5, exact PK)", "off_label": any(p.allow_off_label
-                                                                                      for p in ref_plans)}
+                                                                                      for p in ref_plans),
+            "model": structure.name,
+            "life_events": bool(life_events and structure.life_course is not None and structure.life_course.enabled)}
     return PopulationResult(patients=vp, days=grid, outputs=outputs, trajectories=trajectories, outcomes=outcomes,
                             madrs_histogram=hist, sample_madrs=sample, steps=st, seconds=time.perf_counter() - t0,
                             info=info)

@@ -83,6 +83,26 @@ def summarize_outcomes(outcomes: pd.DataFrame) -> dict[str, Any]:
     for key in ("days_in_remission", "mean_madrs", "madrs_end", "madrs_day1", "madrs_end_induction"):
         v = outcomes[key].to_numpy(dtype=float)
         out[key] = _describe(v[np.isfinite(v)])
+    if "life_events" in outcomes:
+        out["life_events"] = _describe(outcomes["life_events"].to_numpy(dtype=float))
+    if "class" in outcomes:
+        out["by_class"] = class_summary(outcomes)
+    return out
+
+
+def class_summary(outcomes: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per patient class (the ``class`` column): its share of the patients, response and relapse rates."""
+    from ketasim.population.classes import CLASS_NAMES
+
+    n = max(len(outcomes), 1)
+    out: dict[str, dict[str, Any]] = {}
+    for name in CLASS_NAMES:
+        sub = outcomes.loc[outcomes["class"] == name]
+        tab = relapse_table(sub, "sustain")
+        out[name] = {"share": len(sub) / n, "n": int(len(sub)),
+                     "response_day1": rate(sub["response_day1"]),
+                     "response_end_induction": rate(sub["response_end_induction"]),
+                     "relapse_sustain": rate(tab["relapsed"])}
     return out
 
 

@@ -23,6 +23,7 @@ from ketasim.engine.compile import PKVariability, compile_plan
 from ketasim.engine.integrate import integrate_one
 from ketasim.parameters import HOURS_PER_DAY, IDX, RESPONSE_PARAMETERS, Parameter, shipped_calibration
 from ketasim.population.patients import VirtualPatients, load_cap, sample_patients
+from ketasim.population.structures import PopulationModel, population_model
 from ketasim.symptoms.madrs import madrs
 from ketasim.symptoms.scales import get_scale
 from ketasim.trials.measurement import MeasurementModel, MeasurementNoise, observe_visits
@@ -111,6 +112,7 @@ class Cohort:
     noise: MeasurementNoise | None = None
     placebo_z: np.ndarray | None = None
     observed_baseline: np.ndarray | None = None
+    model: str | PopulationModel = "v1"
 
     @property
     def n(self) -> int:
@@ -130,7 +132,8 @@ class Cohort:
         ``chronic_load`` (same coordinates; ``None``: the values in force)."""
         if params is None and spreads is None and chronic_load is None:
             return self.base
-        return _draw(self.population, self.seed, self.n_drawn, params, spreads, chronic_load).take(self.rows)
+        return _draw(self.population, self.seed, self.n_drawn, params, spreads, chronic_load,
+                     self.model).take(self.rows)
 
     def subset(self, rows: np.ndarray) -> Cohort:
         """The cohort restricted to its rows ``rows`` (positions among the enrolled)."""
@@ -145,13 +148,25 @@ def _typical_patient(population: PopulationSpec, chronic_load: float) -> Patient
 
 
 def _draw(population: PopulationSpec, seed: int, n: int, params: np.ndarray | None,
-          spreads: dict[str, float] | None, chronic_load: float | None = None) -> VirtualPatients:
-    load = current_trial_load() if chronic_load is None else float(chronic_load)
-    sp = dict(current_spreads() if spreads is None else spreads)
+          spreads: dict[str, float] | None, chronic_load: float | None = None,
+          model: str | PopulationModel = "v1") -> VirtualPatients:
+    structure = population_model(model)
+    if chronic_load is not None:
+        load = float(chronic_load)
+    elif structure.chronic_load is not None:
+        load = structure.chronic_load.value
+    else:
+        load = current_trial_load()
+    if spreads is not None:
+        sp = dict(spreads)
+    elif structure.calibrated_spreads:
+        sp = current_spreads()
+    else:  # a structure with classes: the declared within-class spreads, not the shipped (v1) ones
+        sp = dict(FALLBACK_SPREADS)
     extra = {k: sp.pop(k) for k in EXTRA_EFFECTS if k in sp}
     sp["baseline_madrs"] = population.baseline_madrs_sd
     vp = sample_patients(n, seed, params=params, variability=sp, patient=_typical_patient(population, load),
-                         covariates=dict(population.covariates) or None)
+                         covariates=dict(population.covariates) or None, model=model)
     if extra:
         z = np.random.default_rng([seed, 5]).standard_normal((n, len(EXTRA_EFFECTS)))
         for j, name in enumerate(EXTRA_EFFECTS):
@@ -162,7 +177,8 @@ def _draw(population: PopulationSpec, seed: int, n: int, params: np.ndarray | No
 
 
 def enrol(population: PopulationSpec, n: int, seed: int, *, params: np.ndarray | None = None,
-          spreads: dict[str, float] | None = None, chronic_load: float | None = None) -> Cohort:
+          spreads: dict[str, float] | None = None, chronic_load: float | None = None,
+          model: str | PopulationModel = "v1") -> Cohort:
     """``n`` virtual patients of ``population``: drawn with ``seed``, kept if their untreated MADRS lies in the
     inclusion range (the first ``n`` who do; the same patients for any parameters)."""
     from scipy.stats import norm
@@ -172,11 +188,11 @@ def enrol(population: PopulationSpec, n: int, seed: int, *, params: np.ndarray |
     p_in = max(norm.cdf((hi - m) / s) - norm.cdf((lo - m) / s), 0.05)
     n_draw = max(int(math.ceil(1.2 * n / p_in)) + 16, n)
     while True:
-        drawn = _draw(population, seed, n_draw, params, spreads, chronic_load)
+        drawn = _draw(population, seed, n_draw, params, spreads, chronic_load, model)
         ok = np.flatnonzero((drawn.baseline_madrs >= lo) & (drawn.baseline_madrs <= hi))
         if ok.size >= n or n == 0:
             rows = ok[:n]
-            return Cohort(population, seed, rows, n_draw, drawn.take(rows))
+            return Cohort(population, seed, rows, n_draw, drawn.take(rows), model=model)
         n_draw *= 2
 
 
@@ -215,7 +231,8 @@ def severity_mean(population: PopulationSpec, scale: str, measurement: Measureme
 
 def enrol_study(population: PopulationSpec, n: int, seed: int, *, scale: str, visit_days: np.ndarray,
                 measurement: MeasurementModel | None = None, params: np.ndarray | None = None,
-                spreads: dict[str, float] | None = None, chronic_load: float | None = None) -> Cohort:
+                spreads: dict[str, float] | None = None, chronic_load: float | None = None,
+                model: str | PopulationModel = "v1") -> Cohort:
     """``n`` virtual patients enrolled on their *observed* baseline rating (regression to the mean).
 
     Patients are drawn from the referral population (severity mean :func:`severity_mean`, SD
@@ -223,7 +240,8 @@ def enrol_study(population: PopulationSpec, n: int, seed: int, *, scale: str, vi
     baseline); the first ``n`` whose observed baseline (study scale, converted to MADRS) lies in
     ``population.baseline_madrs_range`` are enrolled. Later ratings of the same patients carry no selection,
     so they regress towards the mean by themselves. Same seed, same patients and noise for any parameters;
-    who is enrolled depends on the measurement model (its noise sizes).
+    who is enrolled depends on the measurement model (its noise sizes). ``model``: the response structure
+    (``ketasim.population.structures``).
     """
     from scipy.stats import norm
 
@@ -237,7 +255,7 @@ def enrol_study(population: PopulationSpec, n: int, seed: int, *, scale: str, vi
     p_in = max(norm.cdf((hi - pop.baseline_madrs_mean) / s) - norm.cdf((lo - pop.baseline_madrs_mean) / s), 0.05)
     n_draw = max(int(math.ceil(1.2 * n / p_in)) + 16, n)
     while True:
-        drawn = _draw(pop, seed, n_draw, params, spreads, chronic_load)
+        drawn = _draw(pop, seed, n_draw, params, spreads, chronic_load, model)
         noise = MeasurementNoise.draw_streams(n_draw, days.size, seed)
         y0 = observe_visits(drawn.baseline_madrs[:, None], days[:1], scale, noise.columns(slice(0, 1)), m)[:, 0]
         y0_madrs = to_madrs(scale, y0)
@@ -245,7 +263,7 @@ def enrol_study(population: PopulationSpec, n: int, seed: int, *, scale: str, vi
         if ok.size >= n or n == 0:
             rows = ok[:n]
             z = np.random.default_rng([seed, 7]).standard_normal(n_draw)
-            return Cohort(pop, seed, rows, n_draw, drawn.take(rows), noise.subset(rows), z[rows], y0[rows])
+            return Cohort(pop, seed, rows, n_draw, drawn.take(rows), noise.subset(rows), z[rows], y0[rows], model)
         n_draw *= 2
 
 
@@ -293,7 +311,8 @@ def _template(plan: Plan, visit_days: np.ndarray):
 
 
 def model_madrs(plan: Plan, patients: VirtualPatients, visit_days: np.ndarray) -> np.ndarray:
-    """Model MADRS (patients x visits) under ``plan`` (compiled batch engine, all cores)."""
+    """Model MADRS (patients x visits) under ``plan`` (compiled batch engine, all cores; with the patients' own
+    life events when they live a course of life, ``VirtualPatients.life_events``)."""
     from ketasim.engine.batch import integrate_batch
 
     n = len(patients)
@@ -303,7 +322,7 @@ def model_madrs(plan: Plan, patients: VirtualPatients, visit_days: np.ndarray) -
                           weight_kg=patients.weight_kg, pk_cl=patients.pk_cl, pk_v=patients.pk_v,
                           pk_ka=patients.pk_ka, baseline_madrs=patients.baseline_madrs,
                           chronic_load=patients.chronic_load, acute_load_scale=patients.acute_load_scale,
-                          grid_h=np.zeros(0))
+                          grid_h=np.zeros(0), patient_events=patients.life_events(plan.horizon_days))
     return np.asarray(res.outcome_madrs, dtype=float)
 
 

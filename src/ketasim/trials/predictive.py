@@ -45,9 +45,9 @@ def run_trials_predictive(studies: Sequence[Study], n_patients: int | dict[str, 
                           spec: DrawSpec, targets: dict[str, Target] | None = None,
                           progress: Callable[[str, int, int], None] | None = None
                           ) -> tuple[list[StudyResult], list[TargetResult]]:
-    """The trials at the typical values, every target with its posterior predictive interval over
-    ``spec.draws`` draws (none with ``spec.typical``)."""
-    results, rows = run_trials(studies, n_patients, seed, targets=targets,
+    """The trials at the typical values of structure ``spec.model``, every target with its posterior
+    predictive interval over ``spec.draws`` draws (none with ``spec.typical``)."""
+    results, rows = run_trials(studies, n_patients, seed, targets=targets, model=spec.model,
                                progress=None if progress is None else (lambda sid: progress(sid, 0, 0)))
     if spec.typical:
         return results, rows

@@ -20,6 +20,7 @@ import numpy as np
 from ketasim.outcomes.definitions import remission, response
 from ketasim.outcomes.relapse import relapse_loss_of_response, relapse_sustain1
 from ketasim.parameters import IDX
+from ketasim.population.structures import PopulationModel
 from ketasim.symptoms.placebo import PlaceboModel, apply_placebo, placebo_fraction, placebo_multiplier
 from ketasim.trials import endpoints as E
 from ketasim.trials.cohort import Cohort, enrol_study, model_madrs
@@ -54,6 +55,26 @@ class StudyResult:
     outcomes: dict[str, E.Estimate]
     randomised: dict[str, np.ndarray] = field(default_factory=dict)  # arm -> cohort rows randomised to it
     censor_day: np.ndarray | None = None  # per cohort row
+    klass: np.ndarray | None = None  # per cohort row: the patient's class (-1: a structure without classes)
+    model: str | PopulationModel = "v1"
+
+    def class_table(self) -> list[dict]:
+        """Per arm and patient class: patients, share, mean model MADRS change from baseline at the last visit
+        (empty for a structure without classes)."""
+        from ketasim.population.classes import CLASS_NAMES
+
+        if self.klass is None or not np.any(self.klass >= 0):
+            return []
+        out = []
+        for name, arm in self.arms.items():
+            k = self.klass[arm.rows]
+            change = arm.model_madrs[:, -1] - arm.model_madrs[:, 0]
+            for c, cname in enumerate(CLASS_NAMES):
+                sel = k == c
+                out.append({"study": self.study.id, "arm": name, "class": cname, "n": int(sel.sum()),
+                            "share": float(sel.mean()) if sel.size else float("nan"),
+                            "mean_model_change": float(change[sel].mean()) if sel.any() else None})
+        return out
 
     def visit_days(self) -> np.ndarray:
         return np.array([v.day for v in self.study.visits])
@@ -107,6 +128,20 @@ class TargetResult:
                     "ppi_draws": 0, "within_ppi50": None, "within_ppi90": None}
         return {**p.as_dict(), "within_ppi50": p.contains(self.target.published, 50),
                 "within_ppi90": p.contains(self.target.published, 90)}
+
+
+def structure_measurement(model: str | PopulationModel = "v1") -> MeasurementModel:
+    """The measurement model in force for a response structure: the shipped one, with the structure's own symptom
+    fluctuation when it has one (v2: a few points, the course of life doing the relapse work)."""
+    from dataclasses import replace
+
+    from ketasim.population.structures import population_model
+
+    shipped = MeasurementModel.shipped()
+    fl = population_model(model).fluctuation
+    if fl is None:
+        return shipped
+    return replace(shipped, fluctuation_sd=fl[0].value, fluctuation_tau=fl[1].value)
 
 
 def _allocation(study: Study, n: int, seed: int) -> np.ndarray:
@@ -293,12 +328,13 @@ def compute_outcome(study: Study, spec: OutcomeSpec, arms: dict[str, ArmScores],
 
 def enrol_for(study: Study, n_patients: int, seed: int, *, measurement: MeasurementModel | None = None,
               params: np.ndarray | None = None, spreads: dict[str, float] | None = None,
-              chronic_load: float | None = None) -> Cohort:
+              chronic_load: float | None = None, model: str | PopulationModel = "v1") -> Cohort:
     """The study's cohort enrolled on the observed baseline rating (:func:`~ketasim.trials.cohort.enrol_study`)."""
     if study.visits[0].name != "baseline":
         raise ValueError(f"study {study.id}: the first visit must be the baseline, got {study.visits[0].name!r}")
     return enrol_study(study.population, n_patients, seed, scale=study.scale, visit_days=study_visit_days(study),
-                       measurement=measurement, params=params, spreads=spreads, chronic_load=chronic_load)
+                       measurement=measurement, params=params, spreads=spreads, chronic_load=chronic_load,
+                       model=model)
 
 
 def study_visit_days(study: Study) -> np.ndarray:
@@ -308,13 +344,14 @@ def study_visit_days(study: Study) -> np.ndarray:
 def run_study(study: Study, n_patients: int = DEFAULT_PATIENTS, seed: int = 0, *, params: np.ndarray | None = None,
               spreads: dict[str, float] | None = None, measurement: MeasurementModel | None = None,
               cohort: Cohort | None = None, intervals: bool = True, chronic_load: float | None = None,
-              placebo: PlaceboModel | None = None) -> StudyResult:
+              placebo: PlaceboModel | None = None, model: str | PopulationModel = "v1") -> StudyResult:
     """Simulate ``study`` with ``n_patients`` enrolled virtual patients (``chronic_load``: their typical chronic
-    load, default the one in force; ``placebo``: the placebo model, default the one in force). Without a
-    ``cohort``, patients are enrolled on their observed baseline rating with this measurement model."""
-    measurement = measurement or MeasurementModel.shipped()
+    load, default the one in force; ``placebo``: the placebo model, default the one in force; ``model``: the
+    response structure, ``ketasim.population.structures``, whose symptom fluctuation replaces the shipped one).
+    Without a ``cohort``, patients are enrolled on their observed baseline rating with this measurement model."""
+    measurement = measurement or structure_measurement(model)
     cohort = cohort or enrol_for(study, n_patients, seed, measurement=measurement, params=params, spreads=spreads,
-                                 chronic_load=chronic_load)
+                                 chronic_load=chronic_load, model=model)
     arms, _ = simulate_study_scores(study, cohort, params=params, spreads=spreads, measurement=measurement,
                                     chronic_load=chronic_load, placebo=placebo)
     eligible: dict[str, np.ndarray] = {}
@@ -325,7 +362,8 @@ def run_study(study: Study, n_patients: int = DEFAULT_PATIENTS, seed: int = 0, *
             randomised[name] = a.rows[eligible[name]]
     censor = _censor_days(study, cohort.n, cohort.seed)
     outcomes = {spec.id: compute_outcome(study, spec, arms, eligible, censor, intervals) for spec in study.outcomes}
-    return StudyResult(study, cohort.n, cohort.seed, arms, outcomes, randomised, censor)
+    return StudyResult(study, cohort.n, cohort.seed, arms, outcomes, randomised, censor, cohort.base.klass,
+                       cohort.model)
 
 
 def evaluate_study(study: Study, cohort: Cohort, *, params: np.ndarray | None = None,
@@ -334,7 +372,8 @@ def evaluate_study(study: Study, cohort: Cohort, *, params: np.ndarray | None = 
                    placebo: PlaceboModel | None = None) -> StudyResult:
     """:func:`run_study` on an already enrolled cohort (calibration: the same patients every time)."""
     return run_study(study, cohort.n, cohort.seed, params=params, spreads=spreads, measurement=measurement,
-                     cohort=cohort, intervals=intervals, chronic_load=chronic_load, placebo=placebo)
+                     cohort=cohort, intervals=intervals, chronic_load=chronic_load, placebo=placebo,
+                     model=cohort.model)
 
 
 def study_seed(study_id: str, seed: int) -> int:
@@ -354,7 +393,8 @@ def run_trials(studies: Sequence[Study] | None = None, n_patients: int | dict[st
                seed: int = 0, *, params: np.ndarray | None = None, spreads: dict[str, float] | None = None,
                measurement: MeasurementModel | None = None, targets: dict[str, Target] | None = None,
                progress: Callable[[str], None] | None = None, chronic_load: float | None = None,
-               placebo: PlaceboModel | None = None) -> tuple[list[StudyResult], list[TargetResult]]:
+               placebo: PlaceboModel | None = None, model: str | PopulationModel = "v1"
+               ) -> tuple[list[StudyResult], list[TargetResult]]:
     """Run every study (default: the built-in ones) and line their outcomes up with the targets."""
     studies = list(BUILTIN_STUDIES.values()) if studies is None else list(studies)
     results: list[StudyResult] = []
@@ -362,7 +402,7 @@ def run_trials(studies: Sequence[Study] | None = None, n_patients: int | dict[st
     for st in studies:
         n = n_patients.get(st.id, DEFAULT_PATIENTS) if isinstance(n_patients, dict) else n_patients
         res = run_study(st, n, study_seed(st.id, seed), params=params, spreads=spreads, measurement=measurement,
-                        chronic_load=chronic_load, placebo=placebo)
+                        chronic_load=chronic_load, placebo=placebo, model=model)
         results.append(res)
         rows.extend(target_results(res, targets))
         if progress:

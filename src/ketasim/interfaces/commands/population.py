@@ -28,7 +28,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from ketasim.errors import OptionError
+from ketasim.errors import OptionError, PlanError
 from ketasim.evidence.draws import MAX_DRAWS, DrawSpec, draw_spec, split_patients
 from ketasim.interfaces.app import app
 from ketasim.interfaces.nonmem_options import (
@@ -42,12 +42,15 @@ from ketasim.interfaces.nonmem_options import (
 from ketasim.interfaces.options import (
     FORCE_HELP,
     MAX_PATIENTS,
+    MODEL_HELP,
     SEED,
     SEED_MAX,
     check_range,
+    model_option,
     scheduler_address,
     within,
 )
+from ketasim.population.classes import CLASS_LABELS
 
 MAX_CHUNK = 65_536
 
@@ -101,12 +104,14 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
                    spreads: dict[str, float] | None = None, progress: bool = True,
                    figures: bool = True, force: bool = False, nonmem_out: Path | None = None,
                    nonmem_scale: str = "madrs", nonmem_noise: bool = False,
-                   netcdf: Path | None = None, draws: DrawSpec | None = None) -> dict[str, Any]:
+                   netcdf: Path | None = None, draws: DrawSpec | None = None, model: str = "v1",
+                   life_events: bool = True) -> dict[str, Any]:
     """Simulate the population, write every output to ``out`` (and the NONMEM dataset ``nonmem_out``: one
     observation a day per patient, residual noise seeded by ``seed``; and the labelled trajectories
     ``netcdf``, ``.nc`` or ``.zarr``) and return the summary written. The patients and figures come from the
     typical values; ``draws`` (``ketasim.evidence.draws``; None: the typical values only) adds the posterior
-    predictive interval of every headline figure (``ketasim.population.predictive``).
+    predictive interval of every headline figure (``ketasim.population.predictive``). ``model``: the response
+    structure (``ketasim.population.structures``); ``life_events=False`` switches v2's course of life off.
 
     The per-patient tables are streamed to ``out`` chunk by chunk (the patients are not kept in
     memory unless a dataset is asked for), so a run is bounded by
@@ -124,7 +129,10 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
     check_range("--patients", patients, 1, MAX_PATIENTS, what="virtual patients")
     check_range("--seed", seed, 0, SEED_MAX)
     check_range("--chunk-size", chunk_size, 1, MAX_CHUNK, what="patients per chunk")
-    draws = draws or DrawSpec(0)
+    draws = draws or DrawSpec(0, model=model)
+    if model != "v1" and not draws.typical:
+        raise PlanError("draws", draws.draws, f"no posterior draws with structure {model}: the shipped posterior "
+                        "is of structure v1")
     if not draws.typical:
         split_patients(patients, draws.draws, field="--patients")
     plan = load_plan(plan_file)
@@ -147,7 +155,8 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
         return _population_into(plan, plan_file, folder, patients=patients, seed=seed, scheduler=scheduler,
                                 chunk_size=chunk_size, params=params, overrides=overrides, spreads=spreads,
                                 progress=progress, figures=figures, outputs=outputs, keep=keep,
-                                datasets=_Datasets(where, extras, nonmem_scale, nonmem_noise), draws=draws)
+                                datasets=_Datasets(where, extras, nonmem_scale, nonmem_noise), draws=draws,
+                                model=model, life_events=life_events)
 
 
 class _Datasets:
@@ -177,7 +186,8 @@ class _Datasets:
 def _population_into(plan: Any, plan_file: Path, out: Path, *, patients: int, seed: int, scheduler: str | None,
                      chunk_size: int | None, params: Any, overrides: dict[str, float] | None,
                      spreads: dict[str, float] | None, progress: bool, figures: bool, outputs: tuple[str, ...],
-                     keep: bool, datasets: _Datasets, draws: DrawSpec) -> dict[str, Any]:
+                     keep: bool, datasets: _Datasets, draws: DrawSpec, model: str = "v1",
+                     life_events: bool = True) -> dict[str, Any]:
     from ketasim.interfaces.population_figures import plot_madrs_bands, plot_relapse_km
     from ketasim.population import simulate_population
 
@@ -185,7 +195,8 @@ def _population_into(plan: Any, plan_file: Path, out: Path, *, patients: int, se
     try:
         res = simulate_population(plan, patients, seed=seed, params=params, variability=spreads or None,
                                   chunk_size=chunk_size, scheduler=scheduler, progress=progress,
-                                  keep_patients=keep, keep_trajectories=keep, outputs=outputs, on_chunk=tables.add)
+                                  keep_patients=keep, keep_trajectories=keep, outputs=outputs, on_chunk=tables.add,
+                                  model=model, life_events=life_events)
     finally:
         tables.close()
     files = list(tables.files)
@@ -306,6 +317,11 @@ def print_population_summary(summary: dict[str, Any], out: Path, console: Consol
     dir_ = summary["days_in_remission"]
     if dir_["mean"] is not None and math.isfinite(dir_["mean"]):
         t.add_row("days in remission (mean)", f"{dir_['mean']:.1f} of {summary['horizon_days']:g}")
+    for name, row in summary.get("by_class", {}).items():
+        label = CLASS_LABELS[name].split(":")[0]
+        t.add_row(f"{label}s: share of patients", f"{100 * row['share']:.1f}%")
+        t.add_row(f"{label}s: response at the end of induction", _pct(row["response_end_induction"]))
+        t.add_row(f"{label}s: relapse among responders (SUSTAIN-1)", _pct(row["relapse_sustain"]))
     console.print(t)
     console.print(f"{summary['patient_years']:,} patient-years in {summary['seconds']:.1f} s")
     console.print(summary["uncertainty"]["description"])
@@ -333,6 +349,8 @@ def population_command(
                                     "(repeatable; see ketasim params)."),
     omega: list[str] = typer.Option([], "--omega", help="Override a between-patient spread, target=value "
                                     "(repeatable; 0 switches a source of variability off)."),
+    model: str = typer.Option("v1", "--model", callback=model_option, help=MODEL_HELP),
+    no_life_events: bool = typer.Option(False, "--no-life-events", help="v2: no life events during the plan."),
     no_figures: bool = typer.Option(False, "--no-figures", help="Skip the PNG figures."),
     nonmem_out: Path = typer.Option(None, "--nonmem-out", help=NONMEM_OUT_HELP),
     nonmem_scale: str = typer.Option("madrs", "--nonmem-scale", callback=scale_option, help=NONMEM_SCALE_HELP),
@@ -354,6 +372,6 @@ def population_command(
     summary = run_population(plan_file, out, patients=patients, seed=seed, scheduler=scheduler,
                              chunk_size=chunk_size, overrides=overrides, spreads=spreads, progress=True,
                              figures=not no_figures, force=force, nonmem_out=nonmem_out, nonmem_scale=nonmem_scale,
-                             nonmem_noise=nonmem_noise, netcdf=netcdf,
-                             draws=draw_spec(draws, typical, n_patients=patients, seed=seed))
+                             nonmem_noise=nonmem_noise, netcdf=netcdf, model=model, life_events=not no_life_events,
+                             draws=draw_spec(draws, typical, n_patients=patients, seed=seed, model=model))
     print_population_summary(summary, out, console)

@@ -22,7 +22,16 @@ from rich.console import Console
 from ketasim.evidence.draws import DEFAULT_DRAWS, MAX_DRAWS, DrawSpec, draw_spec, split_patients
 from ketasim.interfaces.app import app
 from ketasim.interfaces.nonmem_options import NONMEM_NOISE_HELP, NONMEM_OUT_HELP
-from ketasim.interfaces.options import FORCE_HELP, SEED, SEED_MAX, check_range, input_file, within
+from ketasim.interfaces.options import (
+    FORCE_HELP,
+    MODEL_HELP,
+    SEED,
+    SEED_MAX,
+    check_range,
+    input_file,
+    model_option,
+    within,
+)
 
 MAX_TRIAL_PATIENTS = 100_000
 MAX_SOBOL = 4096
@@ -78,6 +87,7 @@ def trials_command(
                               "patients)."),
     typical: bool = typer.Option(False, "--typical", help="The typical values (posterior median) only: no "
                                  "posterior draws, no predictive intervals."),
+    model: str = typer.Option("v1", "--model", callback=model_option, help=MODEL_HELP),
 ) -> None:
     """Run virtual trials and compare every figure with its published value and band."""
     from ketasim.interfaces.outputs import output_set
@@ -85,7 +95,7 @@ def trials_command(
 
     chosen, extra = _studies(study, studies)
     n = n_patients if n_patients > 0 else REPORT_PATIENTS
-    spec = draw_spec(draws, typical, n_patients=n, per_draw=TRIAL_PATIENTS_PER_DRAW, seed=seed)
+    spec = draw_spec(draws, typical, n_patients=n, per_draw=TRIAL_PATIENTS_PER_DRAW, seed=seed, model=model)
     if not spec.typical:
         split_patients(n, spec.draws, field="--n")
     if report is not None:
@@ -133,13 +143,36 @@ def _trials(chosen, extra, study, n: int, seed: int, as_json: bool, report: tupl
         if not as_json:
             console.print(f"report written to {final / path.relative_to(folder)}")
     if as_json:
-        payload = {"disclaimer": DISCLAIMER, "seed": seed, "draws": spec.draws, "uncertainty": spec.describe(),
-                   "targets": [r.as_dict() for r in rows], "coverage": coverage(rows)}
+        payload = {"disclaimer": DISCLAIMER, "seed": seed, "model": spec.model, "draws": spec.draws,
+                   "uncertainty": spec.describe(), "targets": [r.as_dict() for r in rows], "coverage": coverage(rows)}
+        classes = [row for res in results for row in res.class_table()]
+        if classes:
+            payload["classes"] = classes
         if user_rows:
             payload["outcomes"] = user_rows
         typer.echo(json.dumps(payload, indent=2))
         return
     _print_table(rows, user_rows, spec)
+    _print_classes(results)
+
+
+def _print_classes(results) -> None:
+    """Per study arm, the share of each patient class and its mean model change (structures with classes)."""
+    from rich.table import Table
+
+    from ketasim.population.classes import CLASS_LABELS
+
+    rows = [row for res in results for row in res.class_table()]
+    if not rows:
+        return
+    table = Table(title="patient classes per arm (model course, before rating noise and placebo)")
+    for col in ("study", "arm", "class", "share", "mean MADRS change at the last visit"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        change = "-" if r["mean_model_change"] is None else f"{r['mean_model_change']:+.1f}"
+        table.add_row(r["study"], r["arm"], CLASS_LABELS[r["class"]].split(":")[0], f"{100 * r['share']:.0f}%",
+                      change)
+    Console(width=160).print(table)
 
 
 def _user_outcomes(results, extra) -> list[dict]:
