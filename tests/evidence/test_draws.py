@@ -108,3 +108,10 @@ def test_population_summary_carries_posterior_predictive_intervals(tmp_path):
     assert typical.exit_code == 0, typical.output
     q = json.loads((tmp_path / "q" / "summary.json").read_text())
     assert q["uncertainty"]["draws"] == 0 and "ppi_low" not in q["response_end_induction"]
+
+
+def test_a_structure_without_a_posterior_runs_at_its_declared_values_and_refuses_draws():
+    spec = draw_spec(None, False, n_patients=1000, model="v2")
+    assert spec.typical and spec.model == "v2" and "declared typical values of structure v2" in spec.describe()
+    with pytest.raises(PlanError, match="--draws.*structure v1"):
+        draw_spec(5, False, model="v2")
