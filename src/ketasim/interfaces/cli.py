@@ -41,7 +41,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_print_versi
 # Command modules register themselves on ``app`` when imported. A module that is not there
 # (yet) is skipped so that the others still work.
 COMMAND_MODULES = ("params", "simulate", "explain", "demo", "population", "export_sbml", "trials", "calibrate",
-                   "posterior", "forecast", "policies", "import_nonmem", "clinic")
+                   "posterior", "forecast", "policies", "import_nonmem", "clinic", "warmup")
 for _name in COMMAND_MODULES:
     try:
         importlib.import_module(f"ketasim.interfaces.commands.{_name}")
@@ -52,7 +52,10 @@ for _name in COMMAND_MODULES:
 
 def main() -> None:
     """Entry point: run the app, turning user errors into one line on stderr (exit status 2)."""
+    from ketasim.interfaces.commands.warmup import compile_if_needed
+
     try:
+        compile_if_needed(sys.argv[1:])
         app()
     except KetasimError as exc:
         typer.echo(f"error: {exc}", err=True)
