@@ -63,9 +63,10 @@ def load_benchmark_plan():
 
 def benchmark_patients(plan, n: int, seed: int):
     """Sampled patients with the plan's weight and typical PK (see the module docstring)."""
+    from ketasim.engine.compile import pk_model_name
     from ketasim.population import sample_patients
 
-    vp = sample_patients(n, seed)
+    vp = sample_patients(n, seed, patient=plan.patient, pk_model=pk_model_name(plan)[1])
     vp.weight_kg = np.full(n, plan.patient.weight_kg)
     vp.pk_cl, vp.pk_v, vp.pk_ka = np.ones(n), np.ones(n), np.ones(n)
     return vp
@@ -170,7 +171,7 @@ def scale_worker(patient_years: int, chunk: int, parquet: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ketasim.population import sample_patients, simulate_population
+    from ketasim.population import simulate_population
 
     plan = load_benchmark_plan()
     years = plan.horizon_days / 365.0
@@ -183,8 +184,7 @@ def scale_worker(patient_years: int, chunk: int, parquet: Path) -> None:
     with pq.ParquetWriter(parquet, schema, compression="none") as writer:
         for c, a in enumerate(range(0, n, chunk)):
             b = min(a + chunk, n)
-            vp = sample_patients(b - a, seed=1_000 + c)
-            res = simulate_population(plan, patients=vp, keep_trajectories=True, keep_patients=False,
+            res = simulate_population(plan, b - a, seed=1_000 + c, keep_trajectories=True, keep_patients=False,
                                       chunk_size=b - a)
             traj = np.ascontiguousarray(res.trajectory("madrs"), dtype=np.float32)
             flat = pa.array(traj.reshape(-1), type=pa.float32())
