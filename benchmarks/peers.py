@@ -280,7 +280,8 @@ def main() -> None:
     walls, cpus, res = B.timed(lambda: simulate_population(plan, n_k, seed=2, rtol=tol_k, atol=tol_k * KETASIM_ATOL),
                                repeat)
     varied = {"patient_years_per_s": n_k * years / B.median(walls),
-              "patient_years_per_cpu_s": n_k * years / B.median(cpus), "steps_per_patient_year": float(res.steps[:, 0].mean() / years)}
+              "patient_years_per_cpu_s": n_k * years / B.median(cpus),
+              "steps_per_patient_year": float(res.steps[:, 0].mean() / years)}
     _print_table(rows)
     print(f"\nketasim on a sampled population with the default variability (weight and PK included): "
           f"{varied['patient_years_per_s']:,.0f} patient-years/s, {varied['patient_years_per_cpu_s']:,.0f} per "
