@@ -37,7 +37,15 @@ def machine() -> dict[str, Any]:
     from ketasim.parameters import default_vector
 
     digest = __import__("hashlib").sha256(default_vector().tobytes()).hexdigest()[:12]
-    return {"cpus": os.cpu_count(), "numba_threads": int(numba.get_num_threads()), "python": platform.python_version(),
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "-C", str(HERE), "describe", "--always", "--dirty"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return {"commit": commit,
+            "cpus": os.cpu_count(), "numba_threads": int(numba.get_num_threads()), "python": platform.python_version(),
             "numpy": numpy.__version__, "scipy": scipy.__version__, "numba": numba.__version__,
             "ketasim": ketasim.__version__, "model_parameters_sha": digest, "load_average_start": load_average()}
 
