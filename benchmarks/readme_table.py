@@ -34,8 +34,9 @@ def block() -> str:
         raise SystemExit("benchmarks/peers.json is missing: run python benchmarks/peers.py first")
     m = peers["machine"]
     e = peers["engines"]
-    lines = [f"Measured with `{peers['command']}` ({peers['finished_utc']}, commit {m.get('commit', 'not recorded')}) on this "
-             f"machine: {m['cpus']} cores, numba {m['numba']}, SciPy {m['scipy']}; load average "
+    commit = m.get("commit", "not recorded")
+    lines = [f"Measured with `{peers['command']}` ({peers['finished_utc']}, commit {commit}) on this machine: "
+             f"{m['cpus']} cores, numba {m['numba']}, SciPy {m['scipy']}; load average "
              f"{m['load_average_start']} at the start and {peers['load_average_end']} at the end (the machine was "
              "shared with other jobs, so wall-clock figures are low and per-CPU-second figures are the ones to "
              "compare). Plan `benchmarks/one-year-weekly.yaml`, daily MADRS, "
