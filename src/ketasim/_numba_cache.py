@@ -5,9 +5,10 @@ numba keys a cached function on its own file only: if ``dynamics.py`` changes, t
 cache directory on a hash of every ketasim module that uses numba, so any change to any of
 them recompiles everything. A user-set ``NUMBA_CACHE_DIR`` is respected as the parent folder.
 
-numba itself is not imported here (it costs about half a second, and ``ketasim --help`` should not
-pay it): when numba is not loaded yet, the folder goes into ``NUMBA_CACHE_DIR``, which numba reads
-when it is first imported.
+numba itself is not imported here (it costs a fifth of a second): when it is not loaded yet,
+the folder goes into ``NUMBA_CACHE_DIR``, which numba reads when it is first imported; the
+user's own value is kept in ``KETASIM_NUMBA_CACHE_PARENT`` so child processes (Dask workers)
+compute the same folder.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import os
 import sys
 from pathlib import Path
 
+PARENT_VARIABLE = "KETASIM_NUMBA_CACHE_PARENT"
+
 
 def cache_dir() -> str:
-    """The cache folder of this version of ketasim's compiled code."""
+    """The cache folder of this version of ketasim's compiled code (under the user's parent folder)."""
     root = Path(__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
@@ -27,16 +30,19 @@ def cache_dir() -> str:
         if b"numba" in text:
             digest.update(path.relative_to(root).as_posix().encode())
             digest.update(text)
-    key = digest.hexdigest()[:16]
-    base = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
+    return os.path.join(_parent(), digest.hexdigest()[:16])
+
+
+def _parent() -> str:
+    return os.environ.get(PARENT_VARIABLE) or os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache")), "ketasim", "numba")
-    # a child process inherits the folder chosen by its parent: do not nest it again
-    return base if os.path.basename(os.path.normpath(base)) == key else os.path.join(base, key)
 
 
 def configure() -> None:
+    base = _parent()
     folder = cache_dir()
-    numba = sys.modules.get("numba")
-    if numba is not None:
-        numba.config.CACHE_DIR = folder
-    os.environ["NUMBA_CACHE_DIR"] = folder
+    os.environ[PARENT_VARIABLE] = base
+    if "numba" in sys.modules:
+        sys.modules["numba"].config.CACHE_DIR = folder
+    else:
+        os.environ["NUMBA_CACHE_DIR"] = folder

@@ -31,3 +31,11 @@ class PlanError(KetasimError):
 
 class SimulationError(KetasimError):
     """The integrator could not finish (for example, too many steps in one segment)."""
+
+
+class OptionError(PlanError):
+    """A command-line option holds a value that is not allowed (``--seed = -1: allowed 0 to 4294967295``)."""
+
+
+class OutputError(OptionError):
+    """The output named by an option (``--out``) cannot be written; raised before any work starts."""

@@ -120,6 +120,21 @@ def test_dose_limits_and_off_label_flag(clinic):
     assert nasal.status_code == 422 and "28 mg" in nasal.json()["detail"]
 
 
+def test_the_dose_check_counts_the_sessions_of_the_previous_7_days(clinic):
+    h = clinic.token("clinician")
+    pid = new_patient(clinic, h)
+    for k in (0, 2, 4):  # Monday, Wednesday, Friday: three IV infusions in 7 days, as published
+        r = session(clinic, h, pid, k)
+        assert r.status_code == 201, r.text
+    fourth = session(clinic, h, pid, 5)
+    assert fourth.status_code == 422 and fourth.json()["field"] == "given_at", fourth.text
+    assert "in any 7 days" in fourth.json()["detail"] and "off-label" in fourth.json()["detail"]
+    flagged = session(clinic, h, pid, 5, off_label=True)
+    assert flagged.status_code == 201 and "7 days" in flagged.json()["off_label_reasons"]
+    assert session(clinic, h, pid, 7).status_code == 422  # day 7: days 2, 4 and 5 are in its 7 days
+    assert session(clinic, h, pid, 9).status_code == 201  # day 9: only day 5 (and none before 3) counts
+
+
 def test_amend_and_void_keep_history(clinic):
     h = clinic.token("clinician")
     pid = new_patient(clinic, h)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from ketasim.clinic.db import ClinicError
-from ketasim.clinic.dose_check import check_session_dose
+from ketasim.clinic.dose_check import EarlierSession, check_session_dose
 
 BASE = {"route": "iv", "drug": "racemic", "dose_mg_per_kg": None, "weight_kg": 70.0, "infusion_minutes": 40.0,
         "on_antidepressant": False, "allow_off_label": False}
@@ -53,3 +55,33 @@ def test_mg_and_mg_per_kg_must_agree():
         check(dose_mg=40.0, dose_mg_per_kg=0.5)
     with pytest.raises(ClinicError, match="route"):
         check(route="rectal")
+
+
+AT = dt.datetime(2025, 3, 10, 9, 0)  # a Monday, clinic time
+
+
+def before(days: float, dose_mg: float = 35.0, minutes: float = 40.0) -> EarlierSession:
+    return EarlierSession(at=AT - dt.timedelta(days=days), route="iv", drug="racemic", dose_mg=dose_mg,
+                          infusion_minutes=minutes)
+
+
+def test_the_sessions_of_the_previous_7_days_count():
+    two = [before(2), before(4)]
+    assert not check(at=AT, earlier=two).off_label  # the third IV infusion in 7 days: published
+    three = [*two, before(6)]
+    with pytest.raises(ClinicError, match=r"at most 3 .*in any 7 days.*number 4") as exc:
+        check(at=AT, earlier=three)
+    assert exc.value.field == "given_at"
+    flagged = check(at=AT, earlier=three, allow_off_label=True)
+    assert flagged.off_label and any("7 days" in r for r in flagged.off_label_reasons)
+    assert not check(at=AT, earlier=[*two, before(7)]).off_label  # 7 calendar days before: outside the window
+    with pytest.raises(ClinicError, match=r"at most 1 .*a day"):
+        check(at=AT, earlier=[before(0.25)])  # earlier the same day
+    # an earlier session still running is a hard clash, named by its date and time
+    with pytest.raises(ClinicError, match=r"never lifted") as exc:
+        check(at=AT, earlier=[before(10 / 1440, minutes=40.0)], allow_off_label=True)
+    assert "the session of 2025-03-10 08:50" in str(exc.value)
+    # an earlier session that was itself off-label (recorded with the flag) does not make this one off-label
+    assert not check(at=AT, earlier=[before(3, dose_mg=105.0)]).off_label
+    # sessions after this one do not count (the previous 7 days only)
+    assert not check(at=AT, earlier=[*three[:2], before(-1)]).off_label

@@ -162,7 +162,7 @@ def test_gain_without_strategies(induction_plan):
 def test_off_label_note_and_plot(tmp_path):
     plan = _induction("off label", horizon=40.0, allow_off_label=True)
     e = explain_loss(plan)
-    assert any("allow_off_label" in s for s in sentences(e))
+    assert any("outside published ranges" in s for s in sentences(e))
     assert e.to_dict()["off_label"] is True
     path = tmp_path / "loss.png"
     plot_explanation(e, path)

@@ -293,6 +293,13 @@ def test_off_label_dose_passes_only_when_allowed_and_hard_limits_never() -> None
     with pytest.raises(PlanError, match=r"--allow-off-label"):
         one(data(row))
     assert one(data(row), allow_off_label=True).allow_off_label
+    # Every dose is checked on its own (dosing.limits.check_dose): the error names the row of the bad dose.
+    second = ("1,9,1,35,52.5,2,0,0,0,1,.,.,70", "1,57,1,105,157.5,2,0,0,0,1,.,.,70")
+    with pytest.raises(PlanError, match=r"line 3: AMT = .*--allow-off-label"):
+        parse_nonmem(data(*second))
+    with pytest.raises(PlanError, match=r"line 3: AMT"):  # a hard limit: refused even when allowed
+        parse_nonmem(data("1,9,1,35,52.5,2,0,0,0,1,.,.,70", "1,57,1,800,1200,2,0,0,0,1,.,.,70"),
+                     allow_off_label=True)
     overlap = ("1,9,1,35,52.5,2,0,0,0,1,.,.,70", "1,9.2,1,35,52.5,2,0,0,0,1,.,.,70")
     with pytest.raises(PlanError, match=r"line 3: TIME = .*a start after the previous administration ends"):
         parse_nonmem(data(*overlap), allow_off_label=True)
@@ -318,8 +325,13 @@ def test_encodings_and_separators(tmp_path: Path) -> None:
     latin.write_bytes(text.replace("MADRS", "MADRS\xe9").encode("latin-1"))
     with pytest.raises(PlanError, match="UTF-8"):
         read_nonmem(latin)
-    with pytest.raises(PlanError, match="an existing CSV file"):
+    with pytest.raises(PlanError, match="an existing file"):
         read_nonmem(tmp_path / "missing.csv")
+    # The project's encoding rules (formats.yamlio.read_text_file): UTF-16 is refused with the fix named.
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes(text.encode("utf-16"))
+    with pytest.raises(PlanError, match=r"UTF-16.*UTF-8 text"):
+        read_nonmem(utf16)
 
 
 def test_unknown_columns_are_reported_not_used() -> None:

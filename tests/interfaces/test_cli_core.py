@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -144,7 +145,7 @@ def test_explain_sentences_and_bad_date(monkeypatch, capsys):
     assert "Why the benefit fades" in result.output and "homeostasis" in result.output
     code, _, err = run_main(monkeypatch, capsys, "explain", str(EXAMPLES / "induction-six.yaml"), "--from",
                             "2031-01-01")
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "date1" in err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--from = '2031-01-01'" in err
 
 
 def test_demo_one_example_writes_the_report(tmp_path):
@@ -163,3 +164,16 @@ def test_demo_one_example_writes_the_report(tmp_path):
 def test_demo_unknown_example_is_a_user_error(monkeypatch, capsys, tmp_path):
     code, _, err = run_main(monkeypatch, capsys, "demo", "--out", str(tmp_path), "--only", "no-such-plan")
     assert code == 2 and "single-infusion" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("module", ["simulate", "explain", "population", "demo", "trials", "calibrate", "forecast",
+                                    "policies", "export_sbml", "params"])
+def test_every_command_module_imports_on_its_own(module):
+    import subprocess
+
+    from ketasim.interfaces.outputs import package_folder
+
+    code = f"import ketasim.interfaces.commands.{module} as m; print(m.__name__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(package_folder().parent)})
+    assert done.returncode == 0, done.stderr

@@ -130,7 +130,7 @@ def test_summarize_is_json_and_consistent():
     s = summarize(tr)
     text = json.dumps(s, allow_nan=False)  # no NaN or inf anywhere
     assert "not a medical device" in s["disclaimer"]
-    assert s["off_label"] is True and "allow_off_label" in s["off_label_note"]
+    assert s["off_label"] is True and "outside published ranges" in s["off_label_note"]
     assert s["baseline_madrs"] == 33.0
     assert s["madrs_24h_after_first_dose"] == pytest.approx(tr.madrs_at_day(1.375), abs=0.01)
     assert s["max_drop_points"] == pytest.approx(33.0 - s["madrs_min"], abs=0.02)

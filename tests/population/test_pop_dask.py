@@ -26,7 +26,10 @@ def test_local_cluster_run_equals_local_run():
         with Client(cluster) as client:
             remote = simulate_population(plan(), 37, seed=3, chunk_size=8, keep_trajectories=True,
                                          outputs=("madrs", "N"), scheduler=client)
-        by_address = simulate_population(plan(), 37, seed=3, chunk_size=16, scheduler=cluster.scheduler_address)
+        seen: list[tuple[int, int, np.ndarray]] = []
+        by_address = simulate_population(plan(), 37, seed=3, chunk_size=16, scheduler=cluster.scheduler_address,
+                                         keep_patients=False,
+                                         on_chunk=lambda start, o, p: seen.append((start, len(o), p.params.copy())))
         plans = [plan(), Plan(name="short", doses=(Dose(day=0.4, amount_mg=35.0),), horizon_days=40)] * 3
         list_local = simulate_population(plans, seed=1, chunk_size=2)
         list_remote = simulate_population(plans, seed=1, chunk_size=2, scheduler=cluster.scheduler_address)
@@ -35,6 +38,9 @@ def test_local_cluster_run_equals_local_run():
     assert np.array_equal(remote.patients.params, local.patients.params)
     assert np.array_equal(remote.madrs_histogram, local.madrs_histogram)
     pd.testing.assert_frame_equal(by_address.outcomes, local.outcomes, check_exact=True)
+    # Chunks streamed in patient order whatever order the workers finished them in; patients not kept.
+    assert [(s, n) for s, n, _ in seen] == [(0, 16), (16, 16), (32, 5)] and by_address.patients is None
+    assert np.array_equal(np.concatenate([p for *_, p in seen]), local.patients.params)
     pd.testing.assert_frame_equal(list_remote.outcomes, list_local.outcomes, check_exact=True)
 
 

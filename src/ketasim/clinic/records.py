@@ -17,7 +17,7 @@ from ketasim.clinic import alerts as alert_rules
 from ketasim.clinic import audit
 from ketasim.clinic.audit import Actor
 from ketasim.clinic.db import ClinicError, Database, utcnow
-from ketasim.clinic.dose_check import check_session_dose
+from ketasim.clinic.dose_check import LOOKBACK_DAYS, EarlierSession, check_session_dose
 from ketasim.clinic.forecasting import PatientRecord
 from ketasim.clinic.instruments import PHQ9, checked_items, instrument
 from ketasim.clinic.models import (
@@ -180,6 +180,21 @@ def _on_antidepressant(s: Session, patient_id: int, when: dt.datetime) -> bool:
     return last == "antidepressant"
 
 
+def _local(when: dt.datetime, tz: Any) -> dt.datetime:
+    """A stored UTC time as the clinic's wall-clock time (naive)."""
+    aware = when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+    return aware.astimezone(tz).replace(tzinfo=None)
+
+
+def _earlier_sessions(s: Session, patient_id: int, when: dt.datetime, tz: Any) -> list[EarlierSession]:
+    """The patient's current sessions up to ``when`` from the previous :data:`LOOKBACK_DAYS` (+1, for time zones)."""
+    rows = s.scalars(select(TreatmentSession).where(
+        TreatmentSession.patient_id == patient_id, TreatmentSession.status == "current",
+        TreatmentSession.given_at <= when, TreatmentSession.given_at >= when - dt.timedelta(days=LOOKBACK_DAYS + 1)))
+    return [EarlierSession(at=_local(r.given_at, tz), route=r.route, drug=r.drug, dose_mg=r.dose_mg,
+                           infusion_minutes=r.infusion_minutes) for r in rows]
+
+
 def _fields(s: Session, kind: str, patient: Patient, data: BaseModel, cfg: ClinicSettings) -> dict[str, Any]:
     """The model columns of a new record from its validated input (dose check, computed totals, UTC times)."""
     tz = zone(cfg.timezone)
@@ -189,7 +204,8 @@ def _fields(s: Session, kind: str, patient: Patient, data: BaseModel, cfg: Clini
                                      dose_mg_per_kg=data.dose_mg_per_kg, weight_kg=patient.weight_kg,
                                      infusion_minutes=data.infusion_minutes,
                                      on_antidepressant=_on_antidepressant(s, patient.id, when),
-                                     allow_off_label=data.off_label)
+                                     allow_off_label=data.off_label, at=_local(when, tz),
+                                     earlier=_earlier_sessions(s, patient.id, when, tz))
         out: dict[str, Any] = {"given_at": when, "route": data.route, "drug": data.drug, "dose_mg": checked.dose_mg,
                                "dose_mg_per_kg": round(checked.dose_mg_per_kg, 4), "weight_kg": patient.weight_kg,
                                "infusion_minutes": data.infusion_minutes if data.route == "iv" else None,

@@ -33,5 +33,6 @@ def as_day(plan: Plan, when: float | int | dt.date | str, field: str) -> float:
 
 def short_date(plan: Plan, day: float) -> str:
     """``3 Feb 2025`` for plan day ``day``."""
-    d = plan.date_of(day)
-    return f"{d.day} {d:%b %Y}"
+    from ketasim.outcomes.formatting import date_text
+
+    return date_text(plan.date_of(day))

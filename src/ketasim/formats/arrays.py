@@ -123,11 +123,15 @@ def population_dataset(result: Any, *, plan: Any = None) -> Any:
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
-def write_dataset(ds: Any, path: str | Path) -> Path:
-    """Write ``ds`` to ``path``: ``.nc`` as NetCDF-4 (compressed), ``.zarr`` as a Zarr store."""
+def write_dataset(ds: Any, path: str | Path, *, suffix: str | None = None) -> Path:
+    """Write ``ds`` to ``path``: ``.nc`` as NetCDF-4 (compressed), ``.zarr`` as a Zarr store.
+
+    ``suffix`` (``.nc`` or ``.zarr``) decides the format instead of the name of ``path`` (a temporary
+    file or folder that is renamed to the real name when complete).
+    """
     p = Path(path)
-    check_dataset_path(p)
-    if p.suffix.lower() == ".nc":
+    check_dataset_path(p if suffix is None else Path("dataset" + suffix))
+    if (suffix or p.suffix).lower() == ".nc":
         ds.to_netcdf(p, engine="netcdf4", encoding={name: {"zlib": True, "complevel": 4} for name in ds.data_vars})
     else:
         ds.to_zarr(p, mode="w", zarr_format=2)  # format 2: read by every Zarr library, consolidated metadata

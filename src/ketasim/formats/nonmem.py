@@ -498,9 +498,10 @@ def _day(when: dt.datetime, start: dt.datetime) -> float:
 
 def _checked_plan(plan_kwargs: dict[str, Any], origins: list[Record], covariate_lines: dict[str, int | None],
                   default_line: int, src: _Rows) -> Plan:
-    """The plan, through the project's one dose-limit validator (``ketasim.dosing.limits.check_plan``) and the
-    model's domain check; every violation names the dataset line it comes from."""
-    from ketasim.dosing.limits import OFF_LABEL_HINT, LimitError, check_plan
+    """The plan, through the project's one dose-limit validator (``ketasim.dosing.limits.check_dose`` for each
+    administration, then ``check_plan``) and the model's domain check; every violation names the dataset line it
+    comes from."""
+    from ketasim.dosing.limits import OFF_LABEL_HINT, LimitError, check_dose, check_plan
     from ketasim.engine.compile import compile_plan
     from ketasim.parameters import default_vector
 
@@ -525,6 +526,19 @@ def _checked_plan(plan_kwargs: dict[str, Any], origins: list[Record], covariate_
             return next((c for c, (n, _) in COVARIATES.items() if n == m.group(1)), field_name)
         return "DRUG" if field_name == "other_treatments" else field_name
 
+    def off_label_hint(v: Any) -> str:
+        return "" if v.hard else f" ({OFF_LABEL_HINT.replace('allow_off_label: true', '--allow-off-label')})"
+
+    # Each administration on its own first (check_dose: the error names the dose's row), then the plan
+    # (check_plan: overlaps, doses per day and per 7 days, the esketamine label).
+    weight = plan_kwargs["patient"].weight_kg
+    for dose, origin in zip(plan_kwargs["doses"], origins, strict=True):
+        found = check_dose(dose, weight_kg=weight, allow_off_label=bool(plan_kwargs.get("allow_off_label")))
+        if any(v.field == "weight_kg" for v in found):
+            break  # the weight itself is out of range: reported by the plan check, on the covariate's line
+        if found:
+            v = min(found, key=lambda v: not v.hard)
+            raise src.error(origin.line, column(f"doses[0].{v.field}"), v.value, f"{v.allowed}{off_label_hint(v)}")
     try:
         plan = Plan(**plan_kwargs)
         violations = check_plan(plan)
@@ -534,7 +548,7 @@ def _checked_plan(plan_kwargs: dict[str, Any], origins: list[Record], covariate_
         raise src.error(line_of(exc.field), column(exc.field), exc.value, exc.allowed) from None
     if violations:
         v = min(violations, key=lambda v: (not v.hard, line_of(v.field) or 0))
-        hint = "" if v.hard else f" ({OFF_LABEL_HINT.replace('allow_off_label: true', '--allow-off-label')})"
+        hint = off_label_hint(v)
         if v.field == "other_treatments":
             hint = (" (a NONMEM dataset does not record other treatments: add the antidepressant to the imported "
                     f"plan file, or {hint[2:-1]})")
@@ -698,21 +712,12 @@ def _time_zero(start: dt.datetime | dt.date | str | None) -> dt.datetime:
 
 def read_nonmem(path: str | Path, *, start: dt.datetime | dt.date | str | None = None, allow_off_label: bool = False,
                 horizon_days: float | None = None) -> NonmemDataset:
-    """Read and validate the NONMEM-format dataset at ``path`` (see :func:`parse_nonmem`)."""
+    """Read and validate the NONMEM-format dataset at ``path`` (see :func:`parse_nonmem`); the file is read by
+    :func:`ketasim.formats.yamlio.read_text_file` (the project's encoding rules)."""
+    from ketasim.formats.yamlio import read_text_file
+
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise PlanError("dataset", str(p), "an existing CSV file") from None
-    except OSError as exc:
-        raise PlanError("dataset", str(p), f"a readable file ({exc.strerror or exc.__class__.__name__})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PlanError("dataset", p.name, f"UTF-8 text (byte {exc.start} is not UTF-8: save the file as CSV UTF-8)"
-                        ) from None
-    if "\x00" in text:
-        raise PlanError("dataset", p.name, "a text file (it holds NUL bytes: is it a spreadsheet? export it as CSV)")
+    text = read_text_file(p, what="dataset", name=p.name)  # UTF-8 (with or without BOM), printable, size-capped
     return parse_nonmem(text, file=p.name, start=start, allow_off_label=allow_off_label, horizon_days=horizon_days)
 
 

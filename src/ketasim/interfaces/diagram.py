@@ -2,8 +2,9 @@
 
 The chain (dose -> blood level -> NMDA receptor -> glutamate surge and growth signal -> new
 synapses -> mature synapses -> mood) runs across the middle; the four reasons why the benefit
-fades (seed text) point into it from above in red, the four strategies that sustain it from
-below in green. Each label names the model state or input it stands for (see docs/model.md).
+fades point into it from above in red, the four strategies that sustain it from below in green.
+The labels are plain words; :data:`REASONS` and :data:`STRATEGIES` keep the model state or input
+each one stands for (see docs/model.md), for readers of the code, not of the picture.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from ketasim.interfaces.report import DISCLAIMER
 CHAIN = (
     ("Ketamine\ndose", "mg, mg/kg\nIV, nasal, oral"),
     ("Blood level", "ketamine and\nnorketamine"),
-    ("NMDA receptor\nblocked", "occupancy O"),
-    ("Glutamate surge\ngrowth signal", "BDNF / mTORC1\ntrigger G (hours)"),
-    ("New synapses", "labile N\n(days)"),
-    ("Mature synapses", "M, pulled to\nset point M*"),
+    ("NMDA receptor\nblocked", "share of receptors\nblocked"),
+    ("Glutamate surge\ngrowth signal", "BDNF / mTORC1\n(lasts hours)"),
+    ("New synapses", "fragile at first\n(days)"),
+    ("Mature synapses", "pulled toward\nthe set point"),
     ("Mood", "MADRS\n(and PHQ-9 ...)"),
 )
 # (title, explanation, model handle, target box index)
@@ -92,19 +93,19 @@ def figure_model_diagram() -> Figure:
 
     # Why the benefit fades: from above, in red; bars into the box they act on.
     ax.text(0.3, 8.75, "Why the benefit fades", fontsize=13, fontweight="bold", color=FADE, va="center")
-    for k, (title, body, handle, target) in enumerate(REASONS):
+    for k, (title, body, _handle, target) in enumerate(REASONS):
         x = xs[3 + k]
-        _box(ax, x, 7.35, 2.25, 1.4, "#FDEDEC", FADE, title, f"{body}\n[{handle}]", 9.5)
+        _box(ax, x, 7.35, 2.25, 1.4, "#FDEDEC", FADE, title, body, 9.5)
         end = (xs[target] + (0.55 if k == 3 else 0.0), y + h / 2)
         _arrow(ax, (x - (0.35 if k == 3 else 0.0), 7.35 - 0.7), end, FADE, lw=2.2, style="-[")
 
     # What sustains it: from below, in green.
     ax.text(0.3, 0.35, "What sustains the benefit", fontsize=13, fontweight="bold", color=SUSTAIN, va="center")
-    for (title, body, handle, target), x in zip(STRATEGIES, (1.55, 6.0, 10.3, 14.4), strict=True):
-        _box(ax, x, 1.7, 2.6, 1.4, "#E9F7EF", SUSTAIN, title, f"{body}\n[{handle}]", 9.5)
+    for (title, body, _handle, target), x in zip(STRATEGIES, (1.55, 6.0, 10.3, 14.4), strict=True):
+        _box(ax, x, 1.7, 2.6, 1.4, "#E9F7EF", SUSTAIN, title, body, 9.5)
         _arrow(ax, (x, 1.7 + 0.7), (xs[target], y - h / 2), SUSTAIN, lw=2.2)
 
-    ax.text(16.5, 8.75, "a bar (\u22a3) blocks; an arrow (\u2192) helps; [ ] the model's name for it",
+    ax.text(16.5, 8.75, "a bar (\u22a3) blocks; an arrow (\u2192) helps",
             fontsize=8, color="#555555", ha="right", va="center")
     ax.text(16.5, 0.35, DISCLAIMER, fontsize=7.5, color="#555555", ha="right", va="center")
     return fig

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from ketasim.interfaces.tables import markdown_table
 from ketasim.parameters import Parameter, all_parameters
 
 EQUATION_MODULES = (
@@ -36,11 +37,6 @@ EQUATION_MODULES = (
 
 BEGIN = "<!-- BEGIN GENERATED {name}: python -m ketasim.interfaces.docs -->"
 END = "<!-- END GENERATED {name} -->"
-
-
-def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 def _value(p: Parameter) -> str:
@@ -74,11 +70,10 @@ def parameter_table(parameters: Iterable[Parameter] | None = None) -> str:
            f"{counts['assumed']} assumed. Rates are per hour (1/h); a time constant of d days is a rate of "
            "1/(24 d) per hour.", ""]
     for layer, rows in layers.items():
-        out += [f"#### {layer}", "", "| name | value | unit | status | bounds | meaning | source |",
-                "|---|---|---|---|---|---|---|"]
-        out += [f"| `{p.name}` | {_value(p)} | {_cell(p.unit)} | {p.status} | {_bounds(p)} | {_cell(p.description)} | "
-                f"{_cell(p.source)} |" for p in rows]
-        out.append("")
+        table = markdown_table([[f"`{p.name}`", _value(p), p.unit, p.status, _bounds(p), p.description, p.source]
+                                for p in rows], ["name", "value", "unit", "status", "bounds", "meaning", "source"],
+                               raw=["name"])
+        out += [f"#### {layer}", "", table, ""]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -3,14 +3,14 @@
 :func:`write_report` takes :class:`PlanSection` objects (description, figure, key outcomes,
 explanation sentences) and writes one HTML file with inline CSS. Figures are PNG files next to
 the HTML (referenced by relative path) or, with ``embed=True``, embedded as base64 so the file
-can be mailed on its own. Every piece of text is HTML-escaped.
+can be mailed on its own. The page is the Jinja2 template ``templates/report.html.j2``
+(autoescaped: every piece of text is HTML-escaped).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,14 +54,14 @@ MODEL_INTRO: tuple[tuple[str, str], ...] = (
      "are used, they mature into lasting ones. In the figures, 1 is the connectivity of a healthy brain; the "
      "depressed brain starts lower, and the MADRS score (0-60, higher is worse) follows the gap."),
     ("Why the benefit fades",
-     "The model has four reasons, the four named in the text this project started from. (1) Pruning: new synapses "
+     "The model has four reasons. (1) Pruning: new synapses "
      "that are not reinforced are removed within about two weeks. (2) Stress and life events: a heavy load (grief, "
      "conflict, poverty, illness) lowers the level the brain settles at, and ketamine does not change that load. "
      "(3) Tolerance: with very frequent doses the growth signal becomes weaker (rare with weekly dosing). "
      "(4) Homeostasis: the brain keeps pulling its connections back towards its usual level, its set point. "
      "Each 'Why the benefit fades' paragraph below says how many MADRS points each reason costs in that plan."),
     ("What sustains it",
-     "Four strategies, again those of the text. Psychotherapy during the weeks after the infusions helps new "
+     "Four strategies. Psychotherapy during the weeks after the infusions helps new "
      "synapses mature and builds coping skills that soften stress. A healthy lifestyle (sleep, exercise) does the "
      "same more gently and lifts the set point. Maintenance doses at longer intervals repeat the growth signal "
      "before the gains fade. Other treatments (an oral antidepressant, ECT or TMS) lift the set point or add their "
@@ -92,91 +92,39 @@ table.outcomes td:first-child { color: #555; min-width: 22em; }
 nav ol { columns: 2; } .muted { color: #666; font-size: 0.9em; }
 footer { margin-top: 3em; border-top: 1px solid #ddd; padding-top: 1em; color: #555; font-size: 0.9em; }
 .intro p { max-width: 60em; }
+.offlabel-tag { color: #B71C1C; font-size: 0.85em; font-weight: bold; }
 """
 
 
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
+def render_template(name: str, **context: object) -> str:
+    """Render ``ketasim/interfaces/templates/<name>`` with autoescaping (every piece of text is HTML-escaped)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
 
-
-def _img(src: str, alt: str, base: Path, embed: bool) -> str:
-    if embed:
-        data = base64.b64encode((base / src).read_bytes()).decode("ascii")
-        src = f"data:image/png;base64,{data}"
-    return f'<img src="{_e(src)}" alt="{_e(alt)}" loading="lazy">'
-
-
-def _section(s: PlanSection, base: Path, embed: bool) -> str:
-    parts = [f'<section id="{_e(s.name)}">', f"<h2>{_e(s.title)}</h2>"]
-    if s.plan_file:
-        parts.append(f'<p class="muted">Plan file: <code>{_e(s.plan_file)}</code></p>')
-    if s.off_label:
-        parts.append(f'<div class="offlabel">{_e(OFF_LABEL_WARNING)}</div>')
-    if s.description:
-        parts.append(f"<p>{_e(s.description)}</p>")
-    if s.figure:
-        parts.append(_img(s.figure, f"Simulation of {s.title}", base, embed))
-    parts.append("<h3>Key outcomes</h3>")
-    parts.append('<table class="outcomes">' + "".join(
-        f"<tr><td>{_e(label)}</td><td>{_e(value)}</td></tr>" for label, value in s.outcomes) + "</table>")
-    if s.loss_sentences:
-        parts.append("<h3>Why the benefit fades</h3>")
-        parts.append('<ul class="loss">' + "".join(f"<li>{_e(x)}</li>" for x in s.loss_sentences) + "</ul>")
-    if s.gain_sentences:
-        parts.append("<h3>What the plan's strategies add</h3>")
-        parts.append('<ul class="gain">' + "".join(f"<li>{_e(x)}</li>" for x in s.gain_sentences) + "</ul>")
-    for note in s.notes:
-        parts.append(f'<p class="muted">{_e(note)}</p>')
-    parts.append("</section>")
-    return "\n".join(parts)
+    env = Environment(loader=PackageLoader("ketasim.interfaces", "templates"), autoescape=True,
+                      undefined=StrictUndefined, keep_trailing_newline=True)
+    return env.get_template(name).render(**context)
 
 
 def write_report(path: str | Path, sections: Sequence[PlanSection], *, title: str = "ketasim: simulated ketamine "
                  "treatment of depression", model_figure: str | None = None, comparison_figure: str | None = None,
                  comparison_caption: str = "", intro: Sequence[tuple[str, str]] = MODEL_INTRO,
                  embed: bool = False, version: str | None = None) -> Path:
-    """Write the HTML report to ``path``; figure paths are relative to its directory."""
+    """Write the HTML report to ``path`` (template ``report.html.j2``); figure paths are relative to its directory."""
     path = Path(path)
     base = path.parent
     base.mkdir(parents=True, exist_ok=True)
     if version is None:
         from ketasim import __version__ as version
-    stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">', f"<title>{_e(title)}</title>",
-           f"<style>{CSS}</style>", "</head>", "<body>", "<main>", f"<h1>{_e(title)}</h1>",
-           f'<p class="muted">ketasim {_e(version)}, generated {stamp}. {len(sections)} simulated plan(s).</p>',
-           f'<div class="banner"><strong>{_e(DISCLAIMER)}.</strong> These are simulations of a virtual patient '
-           "under stated assumptions, for research and teaching; they are not medical advice and not a prediction "
-           "for any real person.</div>"]
-    if any(s.off_label for s in sections):
-        out.append(f'<div class="offlabel">{_e(OFF_LABEL_WARNING)} (see the marked sections)</div>')
-    toc = ['<nav><strong>Contents</strong><ol>', '<li><a href="#model">How the model works</a></li>']
-    if comparison_figure:
-        toc.append('<li><a href="#comparison">Comparing plans</a></li>')
-    toc += [f'<li><a href="#{_e(s.name)}">{_e(s.title)}</a></li>' for s in sections]
-    out.append("".join(toc) + "</ol></nav>")
 
-    out.append('<section id="model" class="intro"><h2>How the model works</h2>')
-    out.append("<p>ketasim follows one dose of ketamine all the way to a depression rating scale, over months. "
-               "The picture shows the chain and, around it, why the benefit fades (red) and what sustains it "
-               "(green).</p>")
-    if model_figure:
-        out.append(_img(model_figure, "The model: from the dose to mood, with the four reasons the benefit fades "
-                        "and the four strategies that sustain it", base, embed))
-    for heading, text in intro:
-        out.append(f"<h3>{_e(heading)}</h3><p>{_e(text)}</p>")
-    out.append("</section>")
-    if comparison_figure:
-        out.append('<section id="comparison"><h2>Comparing plans</h2>')
-        if comparison_caption:
-            out.append(f"<p>{_e(comparison_caption)}</p>")
-        out.append(_img(comparison_figure, "MADRS over time under different plans", base, embed))
-        out.append("</section>")
-    out += [_section(s, base, embed) for s in sections]
-    out.append(f"<footer><p><strong>{_e(DISCLAIMER)}.</strong> Model equations, parameters and their sources: "
-               "docs/model.md in the ketasim repository; every parameter is listed by <code>ketasim params</code> "
-               "with its status (literature, calibrated or assumed).</p></footer>")
-    out += ["</main>", "</body>", "</html>"]
-    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    def source(src: str) -> str:
+        if not embed:
+            return src
+        return "data:image/png;base64," + base64.b64encode((base / src).read_bytes()).decode("ascii")
+
+    text = render_template("report.html.j2", title=title, css=CSS, version=version,
+                           stamp=dt.datetime.now().strftime("%Y-%m-%d %H:%M"), sections=list(sections),
+                           disclaimer=DISCLAIMER, off_label_warning=OFF_LABEL_WARNING, intro=list(intro),
+                           model_figure=model_figure, comparison_figure=comparison_figure,
+                           comparison_caption=comparison_caption, source=source)
+    path.write_text(text, encoding="utf-8")
     return path

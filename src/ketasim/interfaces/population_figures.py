@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from ketasim.dosing.plan import Plan
+from ketasim.interfaces.report import OFF_LABEL_WARNING
 from ketasim.population.run import PopulationResult
 from ketasim.population.summary import relapse_table
 
 DISCLAIMER = "ketasim \u2014 research and decision-support software, not a medical device. Virtual patients."
-OFF_LABEL_NOTE = "OFF-LABEL: doses outside published ranges were allowed in this plan (allow_off_label)"
 BAND_90 = "#BBDEFB"
 BAND_50 = "#64B5F6"
 MEDIAN = "#0D47A1"
@@ -30,7 +30,7 @@ MEDIAN = "#0D47A1"
 def _footer(fig, plan: Plan | None) -> None:
     fig.text(0.01, 0.01, DISCLAIMER, fontsize=7, color="#555555", ha="left", va="bottom")
     if plan is not None and plan.allow_off_label:
-        fig.text(0.99, 0.01, OFF_LABEL_NOTE, fontsize=7, color="#B71C1C", ha="right", va="bottom",
+        fig.text(0.99, 0.01, OFF_LABEL_WARNING, fontsize=7, color="#B71C1C", ha="right", va="bottom",
                  fontweight="bold")
 
 

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ketasim.dosing.plan import Plan
+from ketasim.outcomes.formatting import SCALE_NAMES, date_text, number, score
+from ketasim.outcomes.summary import OFF_LABEL_NOTE
 from ketasim.parameters import HOURS_PER_DAY
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ketasim.simulate import Trajectory
 
 DISCLAIMER = "ketasim \u2014 research and decision-support software, not a medical device"
-OFF_LABEL_WARNING = "OFF-LABEL: doses outside published ranges were allowed in this plan (allow_off_label)"
+OFF_LABEL_WARNING = "OFF-LABEL: " + OFF_LABEL_NOTE
 
 REMISSION_MADRS = 10.0
 RELAPSE_MADRS = 22.0
@@ -50,6 +52,7 @@ LABILE = "#E69F00"
 MATURE = "#0072B2"
 SETPOINT = "#555555"
 MOOD = "#222222"
+GROWTH = "#2E7D32"
 
 # Panel titles, in drawing order; tests and the HTML report refer to them.
 PANELS = ("treatment", "exposure", "receptor", "synapses", "set point", "symptoms")
@@ -62,7 +65,7 @@ def disclaimer_lines(plan: Plan) -> list[str]:
 
 @dataclass(frozen=True)
 class DosePeak:
-    """Peak plasma concentrations (ng/mL) and effect-site occupancy (0-1) after one dose."""
+    """Peak plasma concentrations (ng/mL), effect-site occupancy (0-1) and growth signal G after one dose."""
 
     day: float
     phase: str
@@ -71,6 +74,7 @@ class DosePeak:
     ketamine_ng_ml: float
     norketamine_ng_ml: float
     occupancy: float
+    growth_signal: float
 
 
 def dose_peaks(traj: Trajectory) -> list[DosePeak]:
@@ -90,8 +94,14 @@ def dose_peaks(traj: Trajectory) -> list[DosePeak]:
         peaks.append(DosePeak(d.day, d.phase, float(amount), d.route,
                               float(table.loc[rows, "concentration_ng_ml"].max()),
                               float(table.loc[rows, "norketamine_ng_ml"].max()),
-                              float(table.loc[rows, "occupancy"].max())))
+                              float(table.loc[rows, "occupancy"].max()), float(table.loc[rows, "G"].max())))
     return peaks
+
+
+def growth_signal_share(peaks: Sequence[DosePeak]) -> np.ndarray:
+    """Each dose's peak growth signal as a share of the first dose's (tolerance makes it shrink)."""
+    g = np.array([p.growth_signal for p in peaks], dtype=float)
+    return g / g[0] if g.size and g[0] > 0 else np.full(g.size, np.nan)
 
 
 def dose_summary(plan: Plan) -> str:
@@ -100,7 +110,8 @@ def dose_summary(plan: Plan) -> str:
     for d in sorted(plan.doses, key=lambda d: d.day):
         amount = f"{d.mg_per_kg:g} mg/kg" if d.mg_per_kg is not None else f"{d.amount_mg:g} mg"
         how = f" over {d.duration_min:g} min" if d.route == "iv" and d.duration_min > 0 else ""
-        text = f"{d.drug} {amount} {d.route.upper() if d.route in ('iv', 'im') else d.route}{how}"
+        drug = "racemic ketamine" if d.drug == "racemic" else d.drug
+        text = f"{drug} {amount} {d.route.upper() if d.route in ('iv', 'im') else d.route}{how}"
         if text not in kinds:
             kinds.append(text)
     if not kinds:
@@ -265,9 +276,15 @@ def _receptor(ax: Axes, traj: Trajectory, peaks: list[DosePeak]) -> None:
         ax.plot(x, occ, "o", color="#444444", ms=3.5, label="NMDA occupancy (peak)")
     ax.plot(_dates(plan, tab["day"]), 100.0 * tab["T"], color="#C0392B", lw=1.6, label="antidepressant tolerance")
     top = max(100.0 * float(tab["T"].max()), max((100.0 * p.occupancy for p in peaks), default=0.0))
+    if len(peaks) > 1:
+        share = 100.0 * growth_signal_share(peaks)
+        ax.plot(_dates(plan, [p.day for p in peaks]), share, "o-", color=GROWTH, mfc="white", ms=3.5, lw=0.9,
+                label="growth signal of each dose\n(% of the first dose's)")
+        top = max(top, float(np.nanmax(share)))
     ax.set_ylim(0, max(10.0, 1.2 * top))
     ax.set_ylabel("%", fontsize=8.5)
-    ax.set_title("NMDA receptor: peak occupancy and tolerance", loc="left", fontsize=10, fontweight="bold")
+    ax.set_title("NMDA receptor: peak occupancy, tolerance and each dose's growth signal", loc="left", fontsize=10,
+                 fontweight="bold")
     _legend_beside(ax)
 
 
@@ -276,10 +293,10 @@ def _synapses(ax: Axes, traj: Trajectory) -> None:
     tab = traj.table
     x = _dates(plan, tab["day"])
     ax.axhline(1.0, color="#2E7D32", lw=1.0, ls=":", label="healthy connectivity (1)")
-    ax.plot(x, tab["N"] + tab["M"], color=MOOD, lw=1.3, label="total N + M")
-    ax.plot(x, tab["M"], color=MATURE, lw=1.6, label="mature M")
-    ax.plot(x, tab["set_point"], color=SETPOINT, lw=1.3, ls="--", label="set point M*")
-    ax.plot(x, tab["N"], color=LABILE, lw=1.6, label="new (labile) N")
+    ax.plot(x, tab["N"] + tab["M"], color=MOOD, lw=1.3, label="all synapses (new + mature)")
+    ax.plot(x, tab["M"], color=MATURE, lw=1.6, label="mature synapses")
+    ax.plot(x, tab["set_point"], color=SETPOINT, lw=1.3, ls="--", label="set point (where mature\nsynapses settle)")
+    ax.plot(x, tab["N"], color=LABILE, lw=1.6, label="new (fragile) synapses")
     top = max(1.05, float((tab["N"] + tab["M"]).max()) + 0.05)
     ax.set_ylim(0, top)
     ax.set_ylabel("fraction of\nhealthy level", fontsize=8.5)
@@ -291,15 +308,15 @@ def _set_point_drivers(ax: Axes, traj: Trajectory) -> None:
     plan = traj.plan
     tab = traj.table
     x = _dates(plan, tab["day"])
-    ax.plot(x, tab["load_effective"], color=EVENT, lw=1.5, label="effective load (stress)")
+    ax.plot(x, tab["load_effective"], color=EVENT, lw=1.5, label="stress load (as felt)")
     ax.plot(x, tab["C"], color=THERAPY, lw=1.5, label="coping skills")
     ax.plot(x, tab["reinforcement"], color="#8C564B", lw=1.1, alpha=0.85, label="reinforcement")
     if (tab["A"] > 1e-6).any():
         ax.plot(x, tab["A"], color=ANTIDEPRESSANT, lw=1.3, label="antidepressant effect")
-    top = float(np.nanmax(tab[["load_effective", "C", "reinforcement"]].to_numpy()))
-    ax.set_ylim(0, max(1.0, 1.1 * top))
-    ax.set_ylabel("0-1 scale", fontsize=8.5)
-    ax.set_title("What moves the set point: load, coping, reinforcement", loc="left", fontsize=10,
+    top = float(np.nanmax(tab[["load_effective", "C", "reinforcement", "A"]].to_numpy()))
+    ax.set_ylim(0, max(1.0, 1.05 * top))
+    ax.set_ylabel("level (no unit;\n0 = none)", fontsize=8.5)
+    ax.set_title("What moves the set point: stress load, coping skills, reinforcement", loc="left", fontsize=10,
                  fontweight="bold")
     _legend_beside(ax)
 
@@ -409,7 +426,8 @@ def figure_trajectory(traj: Trajectory, *, title: str | None = None) -> Figure:
 
     p = plan.patient
     heading = title or plan.name
-    sub = (f"Patient: {p.weight_kg:g} kg, baseline MADRS {p.baseline_madrs:g}, chronic load {p.chronic_load:g}.   "
+    sub = (f"Patient: {p.weight_kg:g} kg, baseline MADRS {p.baseline_madrs:g}, ongoing stress load "
+           f"{p.chronic_load:g}.   "
            f"Plan: {plan.horizon_days:g} days; {len(plan.doses)} dose(s) of {dose_summary(plan)}; "
            f"{len(plan.therapy_days)} psychotherapy session(s)")
     fig.text(0.085, 1.0 - 0.18 / fig_h, heading, ha="left", va="top", fontsize=14, fontweight="bold")
@@ -510,7 +528,7 @@ def _yes_no(x: bool | None) -> str:
 def _at(entry: dict) -> str:
     if not entry or entry.get("madrs") is None:
         return "n/a"
-    return (f"MADRS {entry['madrs']:.1f} on {entry['date']} (response {_yes_no(entry['response'])}, "
+    return (f"MADRS {score(entry['madrs'])} on {date_text(entry['date'])} (response {_yes_no(entry['response'])}, "
             f"remission {_yes_no(entry['remission'])})")
 
 
@@ -519,30 +537,38 @@ def _relapse(entry: dict) -> str:
         return "n/a (no induction dose)"
     if not entry["relapsed"]:
         return "none within the horizon"
-    return f"{entry['date']} ({entry['days_after_last_induction_dose']:g} days after the last induction dose)"
+    return (f"{date_text(entry['date'])} ({number(entry['days_after_last_induction_dose'], 0)} days after the last "
+            "induction dose)")
 
 
 def outcome_rows(summary: dict) -> list[tuple[str, str]]:
-    """Key outcomes of :func:`ketasim.outcomes.summarize` as (label, text) rows for people."""
+    """Key outcomes of :func:`ketasim.outcomes.summarize` as (label, text) rows for people.
+
+    Numbers go through :mod:`ketasim.outcomes.formatting`, like the explanation sentences beside them.
+    """
     rows = [("Baseline MADRS", f"{summary['baseline_madrs']:g}")]
     if summary.get("madrs_24h_after_first_dose") is not None:
         rows.append(("24 h after the first dose",
-                     f"MADRS {summary['madrs_24h_after_first_dose']:.1f} ({summary['change_24h']:+.1f})"))
+                     f"MADRS {score(summary['madrs_24h_after_first_dose'])} "
+                     f"({score(summary['change_24h'], signed=True)})"))
     rows.append(("End of induction (24 h after the last induction dose)", _at(summary.get("end_of_induction", {}))))
     if summary.get("madrs_min") is not None:
-        rows.append(("Lowest MADRS", f"{summary['madrs_min']:.1f} on {summary['madrs_min_date']}"))
-    rows.append(("Relapse (SUSTAIN-1: MADRS \u2265 22 at two weekly visits)",
+        rows.append(("Lowest MADRS", f"{score(summary['madrs_min'])} on {date_text(summary['madrs_min_date'])}"))
+    rows.append(("Relapse (as in SUSTAIN-1: MADRS \u2265 22 at two visits 5-15 days apart)",
                  _relapse(summary.get("relapse_sustain1", {}))))
-    rows.append(("Loss of response (< 50% drop from baseline)", _relapse(summary.get("relapse_loss_of_response", {}))))
-    rows.append((f"Days in remission ({summary.get('remission_rule', 'MADRS <= 10')})",
-                 f"{summary['days_in_remission']:g} of {summary['horizon_days']:g} "
-                 f"({100 * summary['fraction_of_time_in_remission']:.0f}%)"))
-    rows.append(("Mean MADRS over the plan", f"{summary['mean_madrs']:.1f}"))
+    rows.append(("Loss of response (MADRS no longer at least 50% below baseline)",
+                 _relapse(summary.get("relapse_loss_of_response", {}))))
+    rule = str(summary.get("remission_rule", "MADRS <= 10")).replace("<=", "\u2264")
+    rows.append((f"Days in remission ({rule})",
+                 f"{number(summary['days_in_remission'], 1)} of {summary['horizon_days']:g} "
+                 f"({number(100 * summary['fraction_of_time_in_remission'], 0)}%)"))
+    rows.append(("Mean MADRS over the plan", score(summary["mean_madrs"])))
     end = summary.get("end", {})
     if end.get("madrs") is not None:
-        others = ", ".join(f"{k.upper().replace('_', '-')} {end[k]:.1f}" for k in ("hdrs17", "phq9", "qids_sr16")
+        others = ", ".join(f"{SCALE_NAMES[k]} {score(end[k])}" for k in ("hdrs17", "phq9", "qids_sr16")
                            if end.get(k) is not None)
-        rows.append((f"End of plan ({end['date']})", f"MADRS {end['madrs']:.1f}" + (f"; {others}" if others else "")))
+        rows.append((f"End of plan ({date_text(end['date'])})",
+                     f"MADRS {score(end['madrs'])}" + (f"; {others}" if others else "")))
     iv = summary.get("interventions", {})
     if iv:
         parts = [f"{iv.get('induction_doses', 0)} induction + {iv.get('maintenance_doses', 0)} maintenance doses"]

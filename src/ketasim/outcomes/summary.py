@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 DISCLAIMER: str = getattr(ketasim, "DISCLAIMER", "ketasim is research and decision-support software, not a medical "
                           "device; its outputs are not medical advice.")
-OFF_LABEL_NOTE = "doses outside published ranges were allowed in this plan (allow_off_label)"
+OFF_LABEL_NOTE = "this plan uses doses outside published ranges, allowed on purpose by its author"
 SUSTAIN1_RULE = (f"MADRS >= {SUSTAIN1_THRESHOLD:g} at two consecutive weekly visits {SUSTAIN1_GAP_DAYS[0]:g}-"
                  f"{SUSTAIN1_GAP_DAYS[1]:g} days apart (SUSTAIN-1); day = first of the two visits")
 LOSS_OF_RESPONSE_RULE = "first daily visit with less than a 50% drop from baseline MADRS, after response was reached"

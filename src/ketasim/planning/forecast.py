@@ -343,7 +343,7 @@ def plot_forecast(fc: Forecast, path: str | None = None):
     ax2.plot(x, fc.p_relapse_planned, color="tab:blue", label="planned treatment")
     ax2.axhline(fc.risk, color="tab:orange", ls="--", lw=0.8, label=f"risk {fc.risk:.0%}")
     ax2.set_ylim(0, 1)
-    ax2.set_ylabel("P(relapse before date)")
+    ax2.set_ylabel("chance of relapse\nbefore the date")
     ax2.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
     ax2.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
     fig.autofmt_xdate()

@@ -552,7 +552,7 @@ def plot_policies(res: PolicyResults, path: str | None = None):
     front = s[s.pareto].sort_values("infusions_per_year")
     a1.plot(front.infusions_per_year, front.days_in_remission, "k--", lw=1, label="Pareto frontier")
     a1.set_xlabel("infusions per year (induction included)")
-    a1.set_ylabel(f"days in remission (MADRS <= {MADRS_REMISSION:g}), day {INDUCTION_DAYS[-1] + 3}-{res.setting.days}")
+    a1.set_ylabel(f"days in remission (MADRS ≤ {MADRS_REMISSION:g}), day {INDUCTION_DAYS[-1] + 3}-{res.setting.days}")
     a1.legend(loc="lower right", fontsize=8)
     a2.set_xlabel("infusions per year (induction included)")
     a2.set_ylabel("relapse episodes per patient-year")

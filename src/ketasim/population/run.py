@@ -341,7 +341,9 @@ def simulate_population(plan_or_plans: Plan | Sequence[Plan], n_patients: int | 
                         covariates: pd.DataFrame | dict[str, float] | None = None,
                         switches: np.ndarray | dict[str, bool] | None = None, switch_from_day: float = 0.0,
                         rtol: float = BATCH_RTOL, atol: float = BATCH_ATOL, keep_patients: bool = True,
-                        n_sample_trajectories: int = N_SAMPLE_TRAJECTORIES) -> PopulationResult:
+                        n_sample_trajectories: int = N_SAMPLE_TRAJECTORIES,
+                        on_chunk: Callable[[int, pd.DataFrame, VirtualPatients], None] | None = None
+                        ) -> PopulationResult:
     """Simulate a virtual population.
 
     ``plan_or_plans``: one :class:`Plan` for every patient (each patient's weight, baseline MADRS
@@ -357,7 +359,12 @@ def simulate_population(plan_or_plans: Plan | Sequence[Plan], n_patients: int | 
     ``scheduler``: Dask scheduler address or ``distributed.Client``. ``progress``: True for a
     progress bar, or a callable ``(done, total)``. ``outcome_fn(chunk_result)`` returns extra
     outcome columns (one row per patient of the chunk). ``switches``/``switch_from_day`` turn
-    mechanisms off as in ``ketasim.simulate.simulate``.
+    mechanisms off as in ``ketasim.simulate.simulate``. ``on_chunk(start, outcomes, patients)`` is
+    called for each chunk in patient order (to stream them to disk; with ``keep_patients=False``
+    the patients are then not kept in memory).
+
+    A run whose estimated memory (:func:`estimate_memory_bytes`) exceeds the machine's available
+    memory is refused before it starts (:class:`~ketasim.errors.PlanError` naming the estimate).
     """
     from ketasim.simulate import _switch_vector
 
@@ -396,6 +403,8 @@ def simulate_population(plan_or_plans: Plan | Sequence[Plan], n_patients: int | 
     chunk = int(chunk_size or DEFAULT_CHUNK)
     if chunk < 1:
         raise PlanError("chunk_size", chunk_size, "a whole number >= 1")
+    check_memory(n, grid.size, len(outputs), keep_trajectories=keep_trajectories,
+                 keep_patients=keep_patients or not single, chunk_size=chunk)
     pk_model = DEFAULT_PK_MODEL
     mn = pk_model_name(ref_plans[0])
     if mn is not None:
@@ -405,7 +414,8 @@ def simulate_population(plan_or_plans: Plan | Sequence[Plan], n_patients: int | 
                  base_params=None if params is None else np.asarray(params, dtype=float), variability=variability,
                  covariates=covariates, patients=patients if single else None, grid_days=grid, outputs=outputs,
                  keep_trajectories=keep_trajectories, switches=sw, t_switch_h=float(switch_from_day) * HOURS_PER_DAY,
-                 rtol=float(rtol), atol=float(atol), outcome_fn=outcome_fn, keep_patients=keep_patients,
+                 rtol=float(rtol), atol=float(atol), outcome_fn=outcome_fn,
+                 keep_patients=keep_patients or on_chunk is not None,
                  pk_model=pk_model, n_sample=int(n_sample_trajectories))
     if not single and patients is None:
         patients = sample_patients(n, seed, params=spec.base_params, variability=variability, covariates=covariates,
@@ -415,6 +425,8 @@ def simulate_population(plan_or_plans: Plan | Sequence[Plan], n_patients: int | 
     trajectories = np.empty((n, grid.size, len(outputs)), dtype=np.float32) if keep_trajectories else None
     hist = np.zeros((grid.size, HIST_BINS), dtype=np.int64)
     done: list[_ChunkOut] = []
+    waiting: dict[int, _ChunkOut] = {}
+    next_start = [0]
 
     def collect(c: _ChunkOut) -> None:
         if trajectories is not None and c.trajectories is not None:
@@ -424,6 +436,16 @@ def simulate_population(plan_or_plans: Plan | Sequence[Plan], n_patients: int | 
             hist[:] += c.hist
             c.hist = None
         done.append(c)
+        if on_chunk is None:
+            return
+        waiting[c.start] = c  # chunks from a cluster arrive in any order; hand them on in patient order
+        while next_start[0] in waiting:
+            ready = waiting.pop(next_start[0])
+            assert ready.patients is not None
+            on_chunk(ready.start, ready.outcomes, ready.patients)
+            next_start[0] += len(ready.outcomes)
+            if not keep_patients:
+                ready.patients = None
 
     def chunk_args(a: int, b: int) -> tuple:
         if single:
@@ -453,6 +475,48 @@ def simulate_population(plan_or_plans: Plan | Sequence[Plan], n_patients: int | 
     return PopulationResult(patients=vp, days=grid, outputs=outputs, trajectories=trajectories, outcomes=outcomes,
                             madrs_histogram=hist, sample_madrs=sample, steps=st, seconds=time.perf_counter() - t0,
                             info=info)
+
+
+#: Memory of the interpreter with numpy, pandas, numba and the compiled engine loaded (measured, bytes).
+BASE_BYTES = 400e6
+#: Per patient: the outcome table (116 bytes measured) held in chunks, concatenated and summarised.
+OUTCOME_BYTES = 350
+#: Per kept patient: the virtual patient's arrays (488 bytes measured), concatenated once.
+PATIENT_BYTES = 1000
+#: Per patient and output time of one chunk: the engine's float64 grid and its float32 copy.
+CHUNK_GRID_BYTES = 24
+
+
+def estimate_memory_bytes(n_patients: int, n_days: int, n_outputs: int = 1, *, keep_trajectories: bool = False,
+                          keep_patients: bool = True, chunk_size: int = DEFAULT_CHUNK) -> float:
+    """Peak memory of :func:`simulate_population` in bytes, from the sizes measured per patient above."""
+    n = float(n_patients)
+    per_patient = OUTCOME_BYTES + (PATIENT_BYTES if keep_patients else 0.0)
+    if keep_trajectories:
+        per_patient += 4.0 * n_days * n_outputs
+    chunk = float(min(chunk_size, n_patients)) * n_days * max(n_outputs, 1) * CHUNK_GRID_BYTES
+    return BASE_BYTES + n * per_patient + chunk
+
+
+def available_memory_bytes() -> float:
+    """Memory the machine can give this process now (psutil's ``available``)."""
+    import psutil
+
+    return float(psutil.virtual_memory().available)
+
+
+def check_memory(n_patients: int, n_days: int, n_outputs: int = 1, *, keep_trajectories: bool = False,
+                 keep_patients: bool = True, chunk_size: int = DEFAULT_CHUNK, field: str = "n_patients") -> float:
+    """The estimate of :func:`estimate_memory_bytes`; :class:`PlanError` if it exceeds the available memory."""
+    need = estimate_memory_bytes(n_patients, n_days, n_outputs, keep_trajectories=keep_trajectories,
+                                 keep_patients=keep_patients, chunk_size=chunk_size)
+    have = available_memory_bytes()
+    if need > have:
+        raise PlanError(field, n_patients, f"a run that fits in memory: this one needs about {need / 1e9:.1f} GB "
+                                           f"({n_days} days x {n_outputs} output(s)"
+                                           f"{', trajectories kept' if keep_trajectories else ''}), "
+                                           f"{have / 1e9:.1f} GB are available")
+    return need
 
 
 def _run_on_dask(scheduler: Any, spec: _Spec, bounds: list[tuple[int, int]],

@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from ketasim.errors import KetasimError
-from ketasim.interfaces.cli import app
+from ketasim.interfaces.app import app
 
 clinic_app = typer.Typer(help="The web clinic: patient records, alerts, forecasts and reports "
                          "(research and decision-support software, not a medical device).", no_args_is_help=True)

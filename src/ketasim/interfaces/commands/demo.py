@@ -15,21 +15,39 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ketasim.errors import KetasimError, PlanError
-from ketasim.interfaces.cli import app
+from ketasim.errors import KetasimError, OptionError
+from ketasim.interfaces.app import app
+from ketasim.interfaces.options import FORCE_HELP
 
 # Panels of the comparison figure: (title, example names). Examples missing from a run are skipped.
 COMPARISONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("One infusion, a series, maintenance, a taper",
      ("single-infusion", "induction-six", "induction-weekly-maintenance", "induction-taper")),
-    ("Psychotherapy inside the window vs started late", ("induction-six", "induction-psychotherapy",
-                                                         "late-psychotherapy")),
-    ("Lifestyle, and tolerance under daily dosing", ("induction-six", "induction-lifestyle",
-                                                     "daily-dosing-tolerance")),
-    ("A bridge through bereavement vs a chronic load", ("bereavement-bridge", "chronic-load")),
+    ("Psychotherapy during the induction vs started late", ("induction-six", "induction-psychotherapy",
+                                                            "late-psychotherapy")),
+    ("Lifestyle, and daily dosing (off-label)", ("induction-six", "induction-lifestyle", "daily-dosing-tolerance")),
+    ("Grief that eases vs stress that persists", ("bereavement-bridge", "chronic-load")),
 )
+# What a person reads as each example's title (the example's name, its file name, is shown beside it).
+EXAMPLE_TITLES: dict[str, str] = {
+    "bereavement-bridge": "A bridge through bereavement",
+    "chronic-load": "Stress that persists",
+    "daily-dosing-tolerance": "Daily dosing and tolerance",
+    "esketamine-nasal": "Esketamine nasal spray as labelled",
+    "induction-lifestyle": "Induction with a healthy lifestyle",
+    "induction-psychotherapy": "Induction with psychotherapy from the start",
+    "induction-six": "Six infusions, then nothing",
+    "induction-taper": "Induction, then a taper",
+    "induction-weekly-maintenance": "Induction, then weekly maintenance",
+    "late-psychotherapy": "Psychotherapy started late",
+    "single-infusion": "One infusion",
+}
+
+
+def example_title(name: str) -> str:
+    """The title of an example for people (its name in words when it has no title of its own)."""
+    return EXAMPLE_TITLES.get(name) or name.replace("-", " ").replace("_", " ").capitalize()
 COMPARISON_CAPTION = (
     "Each panel overlays the MADRS of a few examples against the day of the plan (all start with the same patient "
     "unless the example says otherwise); the ticks under each panel mark the ketamine doses of each plan in its "
@@ -82,25 +100,37 @@ def run_example(path: Path, out: Path) -> ExampleResult:
         gain = _strip_disclaimer(sentences(explain_gain(plan)))
     except KetasimError as exc:
         notes.append(f"No attribution of the gain to strategies: {exc}")
-    plot_trajectory(traj, out / f"{path.stem}.png")
+    plot_trajectory(traj, out / f"{path.stem}.png", title=example_title(path.stem))
     return ExampleResult(path.stem, plan, traj, summary, loss, gain, notes)
 
 
 def run_demo(out: Path, only: list[str] | None = None, *, embed: bool = False,
-             console: Console | None = None) -> Path:
-    """Run the examples (all, or those named in ``only``) and write ``out/index.html``; return its path."""
-    from ketasim.interfaces.diagram import plot_model_diagram
-    from ketasim.interfaces.html import PlanSection, write_report
-    from ketasim.interfaces.report import outcome_rows, plot_comparison
+             console: Console | None = None, force: bool = False) -> Path:
+    """Run the examples (all, or those named in ``only``) and write ``out/index.html``; return its path.
+
+    ``out`` is written through :func:`ketasim.interfaces.outputs.output_folder` (complete or not at all).
+    """
+    from ketasim.interfaces.outputs import output_folder
 
     files = example_files()
     if only:
         names = [f.stem for f in files]
         unknown = [n for n in only if n not in names]
         if unknown:
-            raise PlanError("--only", unknown[0], f"one of the bundled examples: {', '.join(names)}")
+            raise OptionError("--only", unknown[0], f"one of the bundled examples: {', '.join(names)}")
         files = [f for f in files if f.stem in only]
-    out.mkdir(parents=True, exist_ok=True)
+    with output_folder(out, force=force) as folder:
+        _demo_into(folder, files, embed=embed, console=console)
+    return out / "index.html"
+
+
+def _demo_into(out: Path, files: list[Path], *, embed: bool, console: Console | None) -> Path:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ketasim.interfaces.diagram import plot_model_diagram
+    from ketasim.interfaces.html import PlanSection, write_report
+    from ketasim.interfaces.report import outcome_rows, plot_comparison
+
     console = console or Console()
     results: list[ExampleResult] = []
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -115,7 +145,7 @@ def run_demo(out: Path, only: list[str] | None = None, *, embed: bool = False,
             progress.advance(task)
         progress.update(task, description="comparison figure")
         by_name = {r.name: r for r in results}
-        groups = [(title, [(n, by_name[n].trajectory) for n in names if n in by_name])
+        groups = [(title, [(example_title(n), by_name[n].trajectory) for n in names if n in by_name])
                   for title, names in COMPARISONS]
         groups = [(t, items) for t, items in groups if len(items) >= 2]
         comparison = None
@@ -124,7 +154,8 @@ def run_demo(out: Path, only: list[str] | None = None, *, embed: bool = False,
             comparison = "comparison.png"
         progress.advance(task)
         progress.update(task, description="HTML report")
-        sections = [PlanSection(name=r.name, title=r.name, description=" ".join(r.plan.description.split()),
+        sections = [PlanSection(name=r.name, title=example_title(r.name),
+                                description=" ".join(r.plan.description.split()),
                                 figure=f"{r.name}.png", outcomes=outcome_rows(r.summary),
                                 loss_sentences=r.loss_sentences, gain_sentences=r.gain_sentences,
                                 off_label=bool(r.plan.allow_off_label), plan_file=f"ketasim/examples/{r.name}.yaml",
@@ -142,11 +173,12 @@ def demo_command(
     out: Path = typer.Option(Path("demo-report"), "--out", "-o", help="Directory for index.html and its figures."),
     embed: bool = typer.Option(False, "--embed", help="Embed the figures in index.html (one self-contained file)."),
     only: list[str] = typer.Option([], "--only", hidden=True, help="Run only this example (repeatable; testing)."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Simulate and explain every bundled example plan; write an HTML report (DIR/index.html)."""
     from ketasim.interfaces.report import DISCLAIMER
 
     console = Console()
-    index = run_demo(out, only or None, embed=embed, console=console)
+    index = run_demo(out, only or None, embed=embed, console=console, force=force)
     console.print(f"wrote [bold]{index}[/] (open it in a browser)")
     console.print(f"[dim]{DISCLAIMER}[/]")

@@ -15,8 +15,12 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from ketasim.interfaces.cli import app
-from ketasim.parameters import parse_overrides, vector_with
+from ketasim.errors import OptionError, PlanError
+from ketasim.interfaces.app import app
+from ketasim.interfaces.options import text_option
+
+#: The command-line options of the two dates of the loss window.
+OPTION_OF = {"date1": "--from", "date2": "--to"}
 
 
 def _when(text: str | None) -> float | str | None:
@@ -34,10 +38,20 @@ def explain_plan(plan_file: Path, date1: str | None = None, date2: str | None = 
     """Both explanations of ``plan_file`` as ``{"plan", "loss", "gain"}`` (their ``to_dict()`` forms)."""
     from ketasim.dosing.planfile import load_plan
     from ketasim.explain import explain_gain, explain_loss
+    from ketasim.parameters import vector_with
 
     plan = load_plan(plan_file)
     params = vector_with(overrides or {})
-    loss = explain_loss(plan, _when(date1), _when(date2), params)
+    try:
+        loss = explain_loss(plan, _when(date1), _when(date2), params)
+    except PlanError as exc:
+        if exc.field not in OPTION_OF:
+            raise
+        allowed = exc.allowed
+        for field, option in OPTION_OF.items():
+            allowed = allowed.replace(field, option)
+        given = date1 if exc.field == "date1" else date2
+        raise OptionError(OPTION_OF[exc.field], given if given is not None else exc.value, allowed) from None
     gain = explain_gain(plan, params)
     return {"plan": plan.name, "plan_file": str(plan_file), "parameter_overrides": dict(overrides or {}),
             "loss": loss.to_dict(), "gain": gain.to_dict()}
@@ -53,14 +67,18 @@ def _body(lines: list[str]) -> list[str]:
 @app.command("explain")
 def explain_command(
     plan_file: Path = typer.Argument(..., help="YAML plan file."),
-    date_from: str = typer.Option(None, "--from", help="Start of the loss window: YYYY-MM-DD or plan day "
+    date_from: str = typer.Option(None, "--from", callback=text_option(max_length=40),
+                                  help="Start of the loss window: YYYY-MM-DD or plan day "
                                   "(default: 24 h after the last induction dose)."),
-    date_to: str = typer.Option(None, "--to", help="End of the loss window: YYYY-MM-DD or plan day "
+    date_to: str = typer.Option(None, "--to", callback=text_option(max_length=40),
+                                help="End of the loss window: YYYY-MM-DD or plan day "
                                 "(default: end of the plan)."),
     as_json: bool = typer.Option(False, "--json", help="Print both explanations as JSON."),
     param: list[str] = typer.Option([], "--param", help="Override a response parameter, name=value (repeatable)."),
 ) -> None:
     """Explain why the benefit fades (four mechanisms) and what the plan's strategies add."""
+    from ketasim.parameters import parse_overrides
+
     overrides = parse_overrides(param)
     if as_json:
         typer.echo(json.dumps(explain_plan(plan_file, date_from, date_to, overrides), indent=2))

@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 from ketasim import DISCLAIMER
-from ketasim.interfaces.cli import app
+from ketasim.interfaces.app import app
 
 CHECK_MADRS_POINTS = 0.01  # a hundredth of a rating point: ratings are whole points
 
@@ -24,7 +24,8 @@ CHECK_MADRS_POINTS = 0.01  # a hundredth of a rating point: ratings are whole po
 def export_sbml_command(
     plan_file: Path = typer.Argument(..., help="Plan file (YAML), e.g. ketasim/examples/induction-six.yaml."),
     output: Path = typer.Option(None, "-o", "--output",
-                                help="SBML file to write (default: the plan file's name with .xml)."),
+                                help="SBML file to write (default: the plan file's name with .xml, in the working "
+                                     "folder)."),
     check: bool = typer.Option(False, "--check", help="Run the file in libRoadRunner at its default settings and "
                                "report the agreement with ketasim's reference integrator."),
 ) -> None:
@@ -33,12 +34,13 @@ def export_sbml_command(
 
     from ketasim.dosing.planfile import load_plan
     from ketasim.formats.sbml import OFF_LABEL_NOTE, check_against_reference, to_sbml
+    from ketasim.interfaces.outputs import output_file
 
     plan = load_plan(plan_file)
-    xml = to_sbml(plan)
-    out = output if output is not None else plan_file.with_suffix(".xml")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(xml, encoding="utf-8")
+    out = output if output is not None else Path(plan_file.with_suffix(".xml").name)
+    with output_file(out, option="--output", inputs=[plan_file]) as tmp:
+        xml = to_sbml(plan)
+        tmp.write_text(xml, encoding="utf-8")
     model = libsbml.readSBMLFromString(xml).getModel()
     typer.echo(f"wrote {out}: SBML Level 3 Version 2, {model.getNumSpecies()} species, "
                f"{model.getNumReactions()} reactions, {model.getNumRules()} rules, {model.getNumEvents()} events, "

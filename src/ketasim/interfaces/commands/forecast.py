@@ -16,31 +16,46 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from ketasim.errors import PlanError
-from ketasim.interfaces.cli import app
+from ketasim.errors import OptionError
+from ketasim.interfaces.app import app
+from ketasim.interfaces.options import FORCE_HELP, SEED, SEED_MAX, check_range, within
+
+MIN_HORIZON, MAX_HORIZON = 14, 730
+MIN_PARTICLES, MAX_PARTICLES = 100, 100_000
 
 
 def run_forecast(history_file: Path, out: Path, *, today: str | None = None, risk: float = 0.10,
-                 horizon_days: int = 182, particles: int = 2000, every_days: float | None = None,
+                 horizon_days: int = 182, particles: int = 2000, every_days: float | None = None, force: bool = False,
                  dose_mg: float | None = None, seed: int = 0, figure: bool = True) -> dict[str, Any]:
-    """Forecast for the history in ``history_file``; write the three outputs to ``out``; return the recommendation."""
-    from ketasim.planning.forecast import forecast, plot_forecast, with_extra_maintenance
+    """Forecast for the history in ``history_file``; write the three outputs to ``out``; return the recommendation.
+
+    ``out`` is written through :func:`ketasim.interfaces.outputs.output_folder` (complete or not at all).
+    """
+    from ketasim.interfaces.outputs import output_folder
+    from ketasim.planning.forecast import with_extra_maintenance
     from ketasim.planning.history import read_history
 
+    check_range("--risk", risk, 0, 1, lo_open=True, hi_open=True, what="(a probability)")
+    check_range("--horizon", horizon_days, MIN_HORIZON, MAX_HORIZON, what="days")
+    check_range("--particles", particles, MIN_PARTICLES, MAX_PARTICLES, what="virtual patients")
+    check_range("--every", every_days, 1, 180, what="days between planned maintenance sessions")
+    check_range("--seed", seed, 0, SEED_MAX)
     history = read_history(history_file, today=today)
-    if particles < 100:
-        raise PlanError("--particles", particles, "100 or more virtual patients")
-    if horizon_days < 14 or horizon_days > 730:
-        raise PlanError("--horizon", horizon_days, "14-730 days")
     extra = ()
     if dose_mg is not None and every_days is None:
-        raise PlanError("--dose-mg", dose_mg, "a dose for the sessions added by --every (give --every too)")
+        raise OptionError("--dose-mg", dose_mg, "a dose for the sessions added by --every (give --every too)")
     if every_days is not None:
-        if not 1 <= every_days <= 180:
-            raise PlanError("--every", every_days, "1-180 days between planned maintenance sessions")
         extra = with_extra_maintenance(history, every_days, dose_mg=dose_mg, horizon_days=horizon_days)
+    with output_folder(out, force=force, inputs=[history_file]) as folder:
+        return _forecast_into(folder, history, history_file, horizon_days=horizon_days, risk=risk,
+                              particles=particles, extra=extra, seed=seed, figure=figure)
+
+
+def _forecast_into(out: Path, history: Any, history_file: Path, *, horizon_days: int, risk: float, particles: int,
+                   extra: Any, seed: int, figure: bool) -> dict[str, Any]:
+    from ketasim.planning.forecast import forecast, plot_forecast
+
     fc = forecast(history, horizon_days=horizon_days, risk=risk, n_particles=particles, extra_doses=extra, seed=seed)
-    out.mkdir(parents=True, exist_ok=True)
     table = fc.table()
     table["date"] = [d.isoformat() for d in table["date"]]
     table.insert(2, "scale", table.attrs["scale"])
@@ -59,14 +74,19 @@ def forecast_command(
     out: Path = typer.Option(Path("forecast-out"), "--out", help="Output directory."),
     today: str = typer.Option(None, help="Date of the forecast (default: the last score's date); later rows "
                               "are the planned treatment."),
-    risk: float = typer.Option(0.10, help="Acceptable chance of relapse before the next session (0-1)."),
-    horizon: int = typer.Option(182, help="Forecast horizon in days."),
-    particles: int = typer.Option(2000, help="Virtual patients drawn from the population prior."),
-    every: float = typer.Option(None, help="Add planned maintenance sessions every N days after the last dose."),
+    risk: float = typer.Option(0.10, callback=within(0, 1, lo_open=True, hi_open=True, what="(a probability)"),
+                               help="Acceptable chance of relapse before the next session (0-1)."),
+    horizon: int = typer.Option(182, callback=within(MIN_HORIZON, MAX_HORIZON, what="days"),
+                                help=f"Forecast horizon in days ({MIN_HORIZON}-{MAX_HORIZON})."),
+    particles: int = typer.Option(2000, callback=within(MIN_PARTICLES, MAX_PARTICLES, what="virtual patients"),
+                                  help="Virtual patients drawn from the population prior."),
+    every: float = typer.Option(None, callback=within(1, 180, what="days between planned maintenance sessions"),
+                                help="Add planned maintenance sessions every N days after the last dose."),
     dose_mg: float = typer.Option(None, "--dose-mg", help="Dose in mg of the sessions added by --every (default: "
                                   "the amount of the last dose); checked against the published limits for the "
                                   "patient's weight."),
-    seed: int = typer.Option(0, help="Random seed."),
+    seed: int = typer.Option(0, callback=SEED, help="Random seed."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Forecast one patient's scores from their own history, and recommend the next maintenance session.
 
@@ -74,7 +94,7 @@ def forecast_command(
     """
     console = Console()
     with console.status("fitting the patient's posterior and forecasting..."):
-        rec = run_forecast(history, out, today=today, risk=risk, horizon_days=horizon, particles=particles,
+        rec = run_forecast(history, out, today=today, risk=risk, horizon_days=horizon, particles=particles, force=force,
                            every_days=every, dose_mg=dose_mg, seed=seed)
     console.print(f"[bold]{rec['patient']}[/bold] (today {rec['today']}, {rec['scale']})")
     cur = rec["current_madrs_estimate"]

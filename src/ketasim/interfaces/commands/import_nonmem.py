@@ -17,26 +17,41 @@ from rich.console import Console
 from rich.table import Table
 
 from ketasim import DISCLAIMER
-from ketasim.interfaces.cli import app
+from ketasim.interfaces.app import app
+from ketasim.interfaces.options import FORCE_HELP, input_file, text_option, within
 
 
 @app.command("import-nonmem")
 def import_nonmem_command(
-    data: Path = typer.Argument(..., help="NONMEM-format dataset (CSV; see docs/nonmem-format.md)."),
-    out: Path = typer.Option(Path("nonmem-import"), "--out", "-o", help="Output directory (created)."),
-    start: str = typer.Option(None, "--start", help="Date (and time) of TIME 0 for a relative TIME column: "
-                              "YYYY-MM-DD or 'YYYY-MM-DD HH:MM' (default 2025-01-06 00:00; ignored with DATE)."),
-    horizon_days: float = typer.Option(None, "--horizon-days", help="Horizon of every plan in days (default: up "
-                                       "to the last record)."),
+    data: Path = typer.Argument(..., callback=input_file, help="NONMEM-format dataset (CSV; see "
+                                "docs/nonmem-format.md)."),
+    out: Path = typer.Option(Path("nonmem-import"), "--out", "-o", help="Output directory (created; written "
+                             "complete or not at all)."),
+    start: str = typer.Option(None, "--start", callback=text_option(max_length=40),
+                              help="Date (and time) of TIME 0 for a relative TIME column: YYYY-MM-DD or "
+                                   "'YYYY-MM-DD HH:MM' (default 2025-01-06 00:00; ignored with DATE)."),
+    horizon_days: float = typer.Option(None, "--horizon-days", callback=within(1, 3650, what="days"),
+                                       help="Horizon of every plan in days, 1 to 3,650 (default: up to the last "
+                                            "record)."),
     allow_off_label: bool = typer.Option(False, "--allow-off-label", help="Accept doses outside published "
                                          "ranges (every plan and output then says so)."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Turn a NONMEM-format dataset into one plan and one history per patient."""
     from ketasim.formats.nonmem import read_nonmem, write_imported
+    from ketasim.interfaces.outputs import output_folder
 
-    dataset = read_nonmem(data, start=start, allow_off_label=allow_off_label, horizon_days=horizon_days)
-    files = write_imported(dataset, out)
-    summary = {
+    with output_folder(out, force=force, inputs=[data]) as folder:
+        dataset = read_nonmem(data, start=start, allow_off_label=allow_off_label, horizon_days=horizon_days)
+        files = write_imported(dataset, folder)
+        summary = _summary(data, dataset, allow_off_label)
+        (folder / "import.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    _print_summary(data, out, dataset, summary, files, allow_off_label)
+
+
+def _summary(data: Path, dataset, allow_off_label: bool) -> dict:
+    """What ``import.json`` records: the dataset, time zero, the columns not read and every patient's files."""
+    return {
         "dataset": str(data), "time_zero": None if dataset.time_zero is None else dataset.time_zero.isoformat(),
         "allow_off_label": allow_off_label, "unused_columns": list(dataset.unused_columns),
         "patients": [{"id": p.id, "occasion": p.occasion or None, "plan": f"plans/{p.stem}.yaml",
@@ -46,7 +61,9 @@ def import_nonmem_command(
                       "lines": [min(p.lines), max(p.lines)], "notes": list(p.notes)} for p in dataset.patients],
         "disclaimer": DISCLAIMER,
     }
-    (out / "import.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+
+def _print_summary(data: Path, out: Path, dataset, summary: dict, files: list[str], allow_off_label: bool) -> None:
     console = Console()
     table = Table(title=f"ketasim import-nonmem: {data.name}", title_justify="left")
     for col in ("ID", "doses", "scores", "plan", "history", "notes"):

@@ -6,21 +6,29 @@ import json
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from ketasim.interfaces.cli import app
-from ketasim.parameters import all_parameters
+from ketasim.errors import OptionError
+from ketasim.interfaces.app import app
+from ketasim.interfaces.options import text_option
 
 
 @app.command("params")
 def params_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    layer: str = typer.Option("", help="Only parameters whose layer starts with this (e.g. 'synapses', 'exposure')."),
+    layer: str = typer.Option("", callback=text_option(max_length=200),
+                              help="Only parameters whose layer starts with this (e.g. 'synapses', 'exposure')."),
 ) -> None:
     """Print every model parameter: value, unit, source and status (literature / calibrated / assumed)."""
+    from rich.table import Table
+
+    from ketasim.parameters import all_parameters
     from ketasim.trials.cohort import trial_parameters
 
-    rows = [p for p in (*all_parameters(), *trial_parameters()) if p.layer.startswith(layer)]
+    every = [*all_parameters(), *trial_parameters()]
+    rows = [p for p in every if p.layer.startswith(layer)]
+    if not rows:
+        layers = ", ".join(dict.fromkeys(p.layer for p in every))
+        raise OptionError("--layer", layer, f"the start of a layer name: {layers}")
     if as_json:
         typer.echo(json.dumps([p.__dict__ for p in rows], indent=2, default=list))
         return

@@ -15,27 +15,37 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from ketasim.errors import PlanError
-from ketasim.interfaces.cli import app
+from ketasim.interfaces.app import app
+from ketasim.interfaces.options import FORCE_HELP, SEED, SEED_MAX, check_range, within
+
+MIN_PATIENTS, MAX_PATIENTS = 2, 2_000  # about 0.9 MB and 0.3 s per patient (measured): 2 GB, 10 min
+MIN_PARTICLES, MAX_PARTICLES = 8, 512
 
 
 def run_policies(out: Path, *, patients: int = 100, seed: int = 0, particles: int = 32, therapy: bool = True,
-                 progress=None):
-    """Simulate the default policies and write the three outputs; return the results."""
+                 progress=None, force: bool = False):
+    """Simulate the default policies and write the outputs; return the results.
+
+    ``out`` is written through :func:`ketasim.interfaces.outputs.output_folder` (complete or not at all).
+    """
+    from ketasim.interfaces.outputs import output_folder
+
+    check_range("--patients", patients, MIN_PATIENTS, MAX_PATIENTS, what="virtual patients")
+    check_range("--particles", particles, MIN_PARTICLES, MAX_PARTICLES, what="particles per patient")
+    check_range("--seed", seed, 0, SEED_MAX)
+    with output_folder(out, force=force) as folder:
+        return _policies_into(folder, patients=patients, seed=seed, particles=particles, therapy=therapy,
+                              progress=progress)
+
+
+def _policies_into(out: Path, *, patients: int, seed: int, particles: int, therapy: bool, progress):
     from ketasim.planning.policies import PolicySetting, default_policies, plot_policies, simulate_policies
 
-    if patients < 2:
-        raise PlanError("--patients", patients, "2 or more virtual patients")
-    if particles < 8:
-        raise PlanError("--particles", particles, "8 or more particles per patient")
     setting = PolicySetting(n_particles=particles)
     t0 = time.perf_counter()
     res = simulate_policies(default_policies(therapy=therapy), n_patients=patients, seed=seed, setting=setting,
                             progress=progress)
-    out.mkdir(parents=True, exist_ok=True)
     res.summary.to_csv(out / "policies.csv", index=False, float_format="%.4g")
     res.patients.to_csv(out / "policy_patients.csv", index=False, float_format="%.4g")
     plot_policies(res, str(out / "pareto.png"))
@@ -49,15 +59,23 @@ def run_policies(out: Path, *, patients: int = 100, seed: int = 0, particles: in
 @app.command("policies")
 def policies_command(
     out: Path = typer.Option(Path("policies-out"), "--out", help="Output directory."),
-    patients: int = typer.Option(100, help="Virtual patients (the same ones under every policy)."),
-    seed: int = typer.Option(0, help="Random seed of the population and the ratings."),
-    particles: int = typer.Option(32, help="Posterior particles per patient for the forecast-triggered policies."),
+    patients: int = typer.Option(100, callback=within(MIN_PATIENTS, MAX_PATIENTS, what="virtual patients"),
+                                 help=f"Virtual patients, the same ones under every policy ({MIN_PATIENTS}-"
+                                      f"{MAX_PATIENTS:,})."),
+    seed: int = typer.Option(0, callback=SEED, help="Random seed of the population and the ratings."),
+    particles: int = typer.Option(32, callback=within(MIN_PARTICLES, MAX_PARTICLES, what="particles per patient"),
+                                  help=f"Posterior particles per patient for the forecast-triggered policies "
+                                       f"({MIN_PARTICLES}-{MAX_PARTICLES})."),
     therapy: bool = typer.Option(True, help="Also run every policy with psychotherapy."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Compare maintenance policies on a virtual population: infusions per year vs days in remission and relapses.
 
     Research and decision-support software, not a medical device.
     """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
     console = Console(width=max(Console().width, 110))
     with Progress(TextColumn("[bold]simulating a year of visits"), BarColumn(), TextColumn("{task.completed}/"
                   "{task.total} visits"), TimeElapsedColumn(), console=console) as bar:
@@ -67,7 +85,7 @@ def policies_command(
             bar.update(task, completed=done, total=total)
 
         res = run_policies(out, patients=patients, seed=seed, particles=particles, therapy=therapy,
-                           progress=progress)
+                           progress=progress, force=force)
     table = Table(title=f"Maintenance policies, {patients} virtual patients, one year")
     for col in ("policy", "infusions/yr", "days in remission", "relapses/pt-yr", "with relapse", "Pareto"):
         table.add_column(col)

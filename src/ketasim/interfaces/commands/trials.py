@@ -4,7 +4,8 @@
 force and prints, for each target, the published value and band, the simulated value with its 95%
 Monte-Carlo interval, the number of virtual patients behind it and whether it falls in the band.
 ``--study FILE.yaml`` runs a user study instead (repeatable); ``--json`` prints JSON; ``--report DIR``
-writes the validation report (tables, figures, identifiability and sensitivity) to ``DIR``.
+writes the validation report (tables, figures, identifiability and sensitivity) to ``DIR``;
+``--nonmem-out FILE`` the simulated studies as a NONMEM dataset (STUDY and ARM columns).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from ketasim.errors import PlanError
-from ketasim.interfaces.cli import app
+from ketasim.interfaces.app import app
 from ketasim.interfaces.nonmem_options import NONMEM_NOISE_HELP, NONMEM_OUT_HELP
+from ketasim.interfaces.options import FORCE_HELP, SEED, SEED_MAX, check_range, input_file, within
+
+MAX_TRIAL_PATIENTS = 100_000
+MAX_SOBOL = 4096
+MAX_OTHER_COHORTS = 50
 
 DISCLAIMER = "Research and decision-support software, not a medical device."
 
@@ -43,28 +46,55 @@ def _studies(files: list[Path] | None, ids: str):
 
 @app.command("trials")
 def trials_command(
-    study: list[Path] = typer.Option(None, "--study", help="A study YAML file (repeatable); default: built-ins."),
+    study: list[Path] = typer.Option(None, "--study", callback=input_file,
+                                     help="A study YAML file (repeatable); default: built-ins."),
     studies: str = typer.Option("", "--studies", help="Comma-separated built-in study ids (default: all)."),
-    n_patients: int = typer.Option(0, "--n", help="Virtual patients per study (default: 1000; SUSTAIN-1 2000)."),
-    seed: int = typer.Option(2024, "--seed", help="Seed of the virtual cohorts and rating noise."),
+    n_patients: int = typer.Option(0, "--n", callback=within(1, MAX_TRIAL_PATIENTS, what="virtual patients per study",
+                                                             also=(0,)),
+                                   help="Virtual patients per study (0: the default, 1000; SUSTAIN-1 2000)."),
+    seed: int = typer.Option(2024, "--seed", callback=SEED, help="Seed of the virtual cohorts and rating noise."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     report: Path = typer.Option(None, "--report", help="Write the validation report to this directory."),
-    sensitivity_n: int = typer.Option(64, "--sensitivity-n", help="Sobol base sample size of the report."),
-    other_cohorts: int = typer.Option(4, "--other-cohorts",
+    sensitivity_n: int = typer.Option(64, "--sensitivity-n", callback=within(0, MAX_SOBOL, what="(0: no Sobol "
+                                                                                               "analysis)"),
+                                      help="Sobol base sample size of the report."),
+    other_cohorts: int = typer.Option(4, "--other-cohorts", callback=within(0, MAX_OTHER_COHORTS, what="cohorts"),
                                       help="The report also reruns every study with this many other cohorts "
                                            "(seeds after --seed) and shows how often each target is in band."),
     nonmem_out: Path = typer.Option(None, "--nonmem-out", help=NONMEM_OUT_HELP + " DV on each study's scale at its "
                                     "visits; columns STUDY and ARM."),
     nonmem_noise: bool = typer.Option(False, "--nonmem-noise", help=NONMEM_NOISE_HELP + " These are the scores "
                                       "the trials' outcomes come from."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Run virtual trials and compare every figure with its published value and band."""
-    from ketasim.trials.runner import REPORT_PATIENTS, run_trials
+    from ketasim.interfaces.outputs import output_set
+    from ketasim.trials.runner import REPORT_PATIENTS
 
-    if n_patients < 0:
-        raise PlanError("--n", n_patients, "a positive number of virtual patients")
     chosen, extra = _studies(study, studies)
     n = n_patients if n_patients > 0 else REPORT_PATIENTS
+    if report is not None:
+        check_range("--seed", seed + other_cohorts, 0, SEED_MAX, what="(--seed plus --other-cohorts)")
+    if nonmem_out is not None:
+        from ketasim.formats.nonmem import check_dataset_size
+
+        check_dataset_size(sum(n * sum(len(st.visits) + len(a.plan.doses) for a in st.arms) for st in chosen),
+                           "--nonmem-out")
+    with output_set(report, {"--nonmem-out": nonmem_out}, force=force, option="--report",
+                    inputs=study or ()) as (folder, where):
+        _trials(chosen, extra, study, n, seed, as_json, None if folder is None else (folder, report),
+                sensitivity_n, other_cohorts, (where["--nonmem-out"], nonmem_noise) if nonmem_out else None)
+    if nonmem_out is not None and not as_json:
+        Console(stderr=True).print(f"NONMEM dataset written to {nonmem_out}")
+
+
+def _trials(chosen, extra, study, n: int, seed: int, as_json: bool, report: tuple[Path, Path] | None,
+            sensitivity_n: int, other_cohorts: int, nonmem: tuple[Path, bool] | None) -> None:
+    """``report``: (temporary folder, the folder given); ``nonmem``: (where to write, noise) or None."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ketasim.trials.runner import run_trials
+
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True, disable=as_json) as bar:
@@ -72,20 +102,19 @@ def trials_command(
         results, rows = run_trials(chosen, n, seed, targets=extra,
                                    progress=lambda sid: bar.update(task, advance=1, description=sid))
     user_rows = [] if not study else _user_outcomes(results, extra)
-    if nonmem_out is not None:
+    if nonmem is not None:
         from ketasim.formats.nonmem import trials_records, write_nonmem
 
-        write_nonmem(trials_records(results, noise=nonmem_noise), nonmem_out)
-        if not as_json:
-            console.print(f"NONMEM dataset written to {nonmem_out}")
+        write_nonmem(trials_records(results, noise=nonmem[1]), nonmem[0])
     if report is not None:
         from ketasim.trials.report import write_report
 
-        path = write_report(report, results, rows, seed=seed, sensitivity_n=sensitivity_n,
+        folder, final = report
+        path = write_report(folder, results, rows, seed=seed, sensitivity_n=sensitivity_n,
                             progress=None if as_json else console,
                             other_seeds=[seed + k for k in range(1, max(other_cohorts, 0) + 1)])
         if not as_json:
-            console.print(f"report written to {path}")
+            console.print(f"report written to {final / path.relative_to(folder)}")
     if as_json:
         payload = {"disclaimer": DISCLAIMER, "seed": seed, "targets": [r.as_dict() for r in rows]}
         if user_rows:
@@ -113,6 +142,8 @@ def _fmt(x: float | None, unit: str = "") -> str:
 
 
 def _print_table(rows, user_rows) -> None:
+    from rich.table import Table
+
     table = Table(title="virtual trials vs published targets", caption=DISCLAIMER)
     for col in ("target", "published", "band", "simulated", "95% MC interval", "n", "in band"):
         table.add_column(col, overflow="fold")

@@ -1,16 +1,15 @@
 """``ketasim warmup``: compile every engine once into numba's on-disk cache.
 
 Without it, the first command that simulates compiles the engines it needs (9-20 s on a small
-machine) and says so on one line with a spinner; later runs load the compiled code from the cache.
+machine), and from a terminal says so first on one line with a spinner; later runs load the compiled code
+from the cache.
 """
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
-from ketasim.interfaces.cli import app
+from ketasim.interfaces.app import app
 
 #: Commands that run an engine (the others answer without compiled code).
 ENGINE_COMMANDS = frozenset({"simulate", "explain", "demo", "population", "trials", "calibrate", "calibrate-bands",
@@ -32,21 +31,20 @@ def warmup_command() -> None:
 
 
 def compile_if_needed(argv: list[str]) -> None:
-    """Before a command that simulates: compile the engines with a one-line message and a spinner if the cache
-    of this version has not been filled yet (nothing is printed otherwise)."""
+    """Before a command that simulates, run from a terminal: compile the engines under a one-line message with a
+    spinner if the cache of this version has not been filled yet. Nothing is printed otherwise; a run whose
+    stderr is not a terminal (a script, a pipe, a test) compiles what it needs on first use, silently."""
     words = [a for a in argv if not a.startswith("-")]
     if not words or words[0] not in ENGINE_COMMANDS or "--help" in argv:
-        return
-    from ketasim.engine.warmup import is_warm, warm_up
-
-    if is_warm():
         return
     from rich.console import Console
 
     console = Console(stderr=True)
-    if console.is_terminal:
+    if not console.is_terminal:
+        return
+    from ketasim.engine.warmup import is_warm, warm_up
+
+    if not is_warm():
         with console.status(COMPILING, spinner="dots"):
             warm_up()
-    else:
-        print(COMPILING, file=sys.stderr, flush=True)
-        warm_up()
+        console.print(f"{COMPILING} done")
