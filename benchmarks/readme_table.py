@@ -63,7 +63,8 @@ def block() -> str:
         ideal = s["cpu_seconds"] / cores
         goals.append(f"- {s['patient_years']:,.0f} patient-years (default variability and tolerances, daily MADRS "
                      f"streamed to Parquet, {s['parquet_mib']:,.0f} MiB): {s['seconds']:,.0f} s wall, "
-                     f"{s['cpu_seconds']:,.0f} s CPU (so at least {ideal:,.0f} s even on {cores} free cores); under 60 s: "
+                     f"{s['cpu_seconds']:,.0f} s CPU (so at least {ideal:,.0f} s even on {cores} free cores); "
+                     "under 60 s: "
                      f"{_met(s['seconds'] < 60)}. Peak memory {s['peak_rss_mib']:,.0f} MiB; under 2 GiB: "
                      f"{_met(s['peak_rss_mib'] < 2048)}.")
     t = _load("trial_speed.json")
