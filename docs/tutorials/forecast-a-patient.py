@@ -54,9 +54,10 @@ rows = []
 for every in (7, 14, 21, 28):
     extra = with_extra_maintenance(history, every, horizon_days=horizon)
     f = forecast(history, fc.posterior, horizon_days=horizon, n_particles=PARTICLES, extra_doses=extra, seed=1,
-                 scale="madrs")
+                 scale="madrs", intervals=None)
     rows.append((every, len(extra), float(f.p_relapse_planned[-1]), float(np.median(f.bands["median"][-28:]))))
-none = forecast(history, fc.posterior, horizon_days=horizon, n_particles=PARTICLES, seed=1, scale="madrs")
+none = forecast(history, fc.posterior, horizon_days=horizon, n_particles=PARTICLES, seed=1, scale="madrs",
+                intervals=None)
 print(f"{'interval':>9} {'sessions':>9} {'relapse risk':>13} {'median MADRS, last 4 weeks':>27}")
 print(f"{'none':>9} {0:>9} {float(none.p_relapse_no_dose[-1]):>13.0%}")
 for every, n, risk, score in rows:
@@ -65,8 +66,17 @@ for every, n, risk, score in rows:
 # %% [markdown]
 # Reading it: without sessions a relapse within the twelve weeks is likely; weekly sessions keep
 # the risk lowest at the cost of twelve visits, and each longer interval trades sessions for risk.
-# The interval a clinician and patient choose depends on how they weigh the two; `ketasim forecast
-# HISTORY.csv --every 14` writes the same forecast for one interval, with the recommendation as JSON.
+# The interval a clinician and patient choose depends on how they weigh the two. The forecast's own
+# table of intervals (`fc.intervals`, `intervals.csv` of `ketasim forecast`) gives, for sessions every
+# 7 to 42 days over a year, the expected days in remission, relapses and sessions with 80% ranges, and
+# `recommendation.json` names the interval with the most benefit for a stated worth of one session.
+
+# %%
+for r in fc.intervals:
+    rem, rel = r["days_in_remission"], r["relapses"]
+    print(f"every {r['interval_days']:>2} d: {r['sessions_per_year']:>3.0f} sessions, {rem['mean']:>5.0f} days in "
+          f"remission (80%: {rem['q10']:.0f}-{rem['q90']:.0f}), {rel['mean']:.1f} relapses")
+print(fc.recommendation()["interval_advice"])
 #
 # What happened next (the rows after 20 January, which the fit did not see; she had no further
 # session): the forecast without sessions against her later ratings.
@@ -83,7 +93,7 @@ for date, scale, value in later:
 print(f"{above} of {len(later)} later ratings above the 80% band")
 
 # %% [markdown]
-# Her ratings rose faster than the forecast expected: most of them lie above its 80% band.
+# The count above says how many of her later ratings lie above the forecast's 80% band.
 # One patient's course can fall outside the band (an 80% band should miss one rating in five on
 # average); [the forecasting report](../forecasting.md) gives the coverage over many held-out
 # patients, and a clinician reads the band as a guide, not a promise. Forecasting again each time a

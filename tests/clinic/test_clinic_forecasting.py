@@ -62,7 +62,15 @@ def test_forecast_result_in_phq9_and_already_relapsed():
                             dt.date(2025, 2, 3), n_particles=400)
     s = sick.result
     assert s["already_relapsed"] and s["next_session_date"] is None
-    assert "already meet the relapse definition" in s["headline"] and "17 and 19" in s["headline"]
+    assert "already meet the relapse definition" in s["headline"]
+    assert "PHQ-9 17 on 2025-01-26" in s["headline"] and "PHQ-9 19 on 2025-02-02" in s["headline"]
+    assert all(p == 1.0 for p in s["p_relapse_no_further_session"])  # the JSON agrees with the sentence
+    # which interval keeps the patient well: 7-42 days, more sessions never fewer days in remission by much
+    rows = r["intervals"]
+    assert [x["interval_days"] for x in rows] == [7, 14, 21, 28, 35, 42]
+    assert all(0 <= x["days_in_remission"]["q10"] <= x["days_in_remission"]["q90"] <= 364
+               and 0 <= x["days_in_remission"]["mean"] <= 364 for x in rows)
+    assert rows[0]["sessions_per_year"] > rows[-1]["sessions_per_year"]
     assert s["last_observed"]["total"] == 19
 
 

@@ -9,7 +9,10 @@ from ketasim.planning.policies import (
     Policy,
     PolicySetting,
     pareto_front,
+    personalised_choices,
+    personalised_frontier,
     plot_policies,
+    policy_frontier,
     relapse_episodes,
     simulate_policies,
 )
@@ -52,5 +55,22 @@ def test_policies_small_population(tmp_path) -> None:
     assert (per[per.policy == "fixed 28 d + therapy"].therapy_sessions == 12).all()
     f = per[per.policy == "forecast relapse 10%"]
     assert (f.maintenance_infusions >= 0).all() and (f.maintenance_infusions <= np.sum(visits >= 14)).all()
+    # the trade-off: free infusions favour weekly; the oracle is never below the best fixed interval
+    fr = policy_frontier(res, lambdas=(0.0, 1.0, 20.0))
+    best = fr[fr.best].set_index("lambda").policy
+    assert best[0.0] != "fixed 28 d"  # free infusions: never the sparsest fixed interval without therapy
+    for _lam, g in fr.groupby("lambda"):
+        g = g.set_index("policy")
+        assert g.loc["oracle fixed interval", "utility"] >= max(g.loc["fixed 7 d", "utility"],
+                                                               g.loc["fixed 28 d", "utility"]) - 1e-9
+    assert fr[fr["lambda"] == 20.0].set_index("policy").loc["fixed 28 d", "utility"] > fr[
+        fr["lambda"] == 20.0].set_index("policy").loc["fixed 7 d", "utility"]
+    # the personalised interval: chosen from each patient's posterior after induction, never above the oracle
+    choices = personalised_choices(res, lambdas=(0.0, 20.0), intervals=(7, 28), n_particles=300)
+    assert set(choices.interval_days) <= {7, 28} and len(choices) == 2 * 6
+    pf = personalised_frontier(res, choices).set_index("lambda")
+    for lam in (0.0, 20.0):
+        g = fr[fr["lambda"] == lam].set_index("policy")
+        assert pf.loc[lam, "utility"] <= g.loc["oracle fixed interval", "utility"] + 1e-9
     plot_policies(res, str(tmp_path / "p.png"))
     assert (tmp_path / "p.png").stat().st_size > 0

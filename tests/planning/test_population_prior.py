@@ -1,19 +1,26 @@
-"""The planning prior is the population's variability model: same latent coordinates, same patients."""
+"""The planning prior is the population's variability model in the world of the virtual trials: at the point
+estimate, the same latent coordinates give the same patients."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ketasim.dosing.plan import Patient
 from ketasim.parameters import IDX
 from ketasim.planning.prior import PopulationPrior
+from ketasim.planning.world import PlanningWorld
 from ketasim.population.patients import sample_patients
 
 
 def test_prior_transform_reproduces_sample_patients() -> None:
-    vp = sample_patients(50, seed=11)
-    prior = PopulationPrior()
-    assert prior.targets == vp.effects
-    u = np.linalg.solve(prior.chol, vp.latent.T).T
+    world = PlanningWorld.typical()
+    vp = sample_patients(50, seed=11, patient=Patient(chronic_load=float(world.chronic_load[0])))
+    prior = PopulationPrior(world=world)
+    k = len(vp.effects)
+    # the trials' world adds effects after the population's (uncorrelated with them): coordinate 0 = typical value
+    assert prior.targets[:k] == vp.effects
+    u = np.zeros((50, prior.dim(0)))
+    u[:, :k] = np.linalg.solve(prior.chol[:k, :k], vp.latent.T).T
     parts = prior.transform(u, 0)
     np.testing.assert_allclose(parts.params, vp.params, rtol=1e-12)
     np.testing.assert_allclose(parts.baseline_madrs, vp.baseline_madrs, rtol=1e-12)

@@ -5,11 +5,12 @@
 sessions as doses, psychotherapy, life events, other treatments; GAD-7 is not a depression scale of
 the model and is left out). :func:`compute_forecast` calls :func:`ketasim.planning.forecast` and
 reads the banded forecast, the relapse risk by date and the recommended next session into a JSON
-result, in the patient's own scale (PHQ-9). This module is the single place to extend when the
-forecasting work adds its scale-aware relapse rule and intervals table (``result["intervals"]``).
+result, in the patient's own scale (PHQ-9), with the intervals table ("which interval keeps this patient
+well", ``result["intervals"]``). Sentences, relapse assessment and numbers come from the forecaster's one
+recommendation object (``Forecast.recommendation``), so the page cannot contradict the stored JSON.
 
-The relapse rule shown to clinicians is the forecaster's: MADRS >= 22 (SUSTAIN-1), carried to
-PHQ-9 through the project's scale linking, at two visits 5-15 days apart.
+The relapse rule shown to clinicians is the forecaster's (``ketasim.planning.relapse_rule``): MADRS >= 22
+(SUSTAIN-1), carried to PHQ-9 through the project's scale linking, at two visits 5-15 days apart.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,17 +27,16 @@ import numpy as np
 import ketasim
 from ketasim.clinic.models import LifeEvent, OtherTreatment, Patient, Score, TherapySession, TreatmentSession
 from ketasim.errors import KetasimError
-from ketasim.outcomes.relapse import SUSTAIN1_GAP_DAYS, SUSTAIN1_THRESHOLD, relapse_sustain1
 from ketasim.parameters import shipped_calibration
 from ketasim.planning import DISCLAIMER, PatientHistory, forecast
 from ketasim.planning.forecast import BANDS
 from ketasim.planning.history import HistoryEvent
-from ketasim.symptoms.scales import madrs_to
+from ketasim.planning.relapse_rule import DEFAULT_RULE
 
 SCALE = "phq9"
 SCALE_LABEL = "PHQ-9"
 N_PARTICLES = 2000
-RESULT_VERSION = 1
+RESULT_VERSION = 2
 
 
 def model_version() -> str:
@@ -48,14 +47,13 @@ def model_version() -> str:
 
 
 def relapse_level() -> float:
-    """The relapse threshold on the PHQ-9: MADRS 22 carried through the scale linking."""
-    return float(madrs_to(SCALE, SUSTAIN1_THRESHOLD))
+    """The relapse threshold on the PHQ-9: MADRS 22 carried through the scale linking (``relapse_rule.py``)."""
+    return DEFAULT_RULE.level(SCALE)
 
 
 def relapse_definition() -> str:
-    lo, hi = SUSTAIN1_GAP_DAYS
-    return (f"{SCALE_LABEL} of {math.ceil(relapse_level())} or more (the equivalent of MADRS "
-            f"{SUSTAIN1_THRESHOLD:g}, the SUSTAIN-1 rule) at two visits {lo:g}-{hi:g} days apart")
+    """The forecaster's relapse definition on the PHQ-9, in words."""
+    return DEFAULT_RULE.describe(SCALE)
 
 
 @dataclass
@@ -126,7 +124,8 @@ def compute_forecast(rec: PatientRecord, tz: ZoneInfo, today: dt.date, *, risk: 
 
 
 def result_from_forecast(fc: Any, history: PatientHistory) -> dict[str, Any]:
-    """The JSON result the pages, the API and the alerts read (all in the patient's scale)."""
+    """The JSON result the pages, the API and the alerts read (all in the patient's scale), taken from the
+    forecaster's one recommendation object (its sentences, its relapse assessment, its intervals table)."""
     rec = fc.recommendation()
     dates = [fc.date(d).isoformat() for d in fc.days]
     bands: dict[str, list[float]] = {"median": _r(fc.bands["median"])}
@@ -134,56 +133,24 @@ def result_from_forecast(fc: Any, history: PatientHistory) -> dict[str, Any]:
         lo, hi = (1 - b) / 2, 1 - (1 - b) / 2
         bands[f"lower_{int(b * 100)}"] = _r(fc.bands[f"q{lo:g}"])
         bands[f"upper_{int(b * 100)}"] = _r(fc.bands[f"q{hi:g}"])
-    current = [float(v) for v in madrs_to(SCALE, np.array([rec["current_madrs_estimate"][k]
-                                                           for k in ("q10", "median", "q90")]))]
-    scores = history.scores
-    last = scores[-1]
-    level = relapse_level()
-    # Already relapsed: the last two PHQ-9 visits after the first session meet the rule.
-    first_dose = history.doses()[0].day if history.doses() else 0.0
-    tail = [e for e in scores if history.day_of(e.when) > first_dose][-2:]
-    already = False
-    if len(tail) == 2:
-        day = relapse_sustain1(np.array([history.day_of(e.when) for e in tail]), np.array([e.value for e in tail]),
-                               threshold=level)
-        already = bool(np.isfinite(day))
-    # The last observed score against the model's 80% range for that day.
-    # Compared in whole points, as the range is shown.
-    band_lo, band_hi = float(round(fc.past_fit["q0.1"][-1])), float(round(fc.past_fit["q0.9"][-1]))
-    position = "inside" if band_lo <= last.value <= band_hi else (
-        "above" if last.value > band_hi else "below")
-    rec_date = rec["next_session_date"]
-    if already:
-        headline = (f"The last two {SCALE_LABEL} scores ({tail[0].value:g} and {tail[1].value:g}) already meet the "
-                    f"relapse definition ({relapse_definition()}): a session as soon as possible.")
-        advice = "a session as soon as possible: the patient already meets the relapse definition"
-    else:
-        advice = rec["next_session_advice"]
-        headline = (f"{SCALE_LABEL} now about {current[1]:.0f} (80% range {current[0]:.0f}-{current[2]:.0f}); "
-                    f"{advice}.")
-    observed_note = {
-        "inside": f"The last {SCALE_LABEL} ({last.value:g}) lies inside the model's 80% range for that day "
-                  f"({band_lo:.0f}-{band_hi:.0f}).",
-        "above": f"The last {SCALE_LABEL} ({last.value:g}) lies above the model's 80% range for that day "
-                 f"({band_lo:.0f}-{band_hi:.0f}): the patient is doing worse than the model expects.",
-        "below": f"The last {SCALE_LABEL} ({last.value:g}) lies below the model's 80% range for that day "
-                 f"({band_lo:.0f}-{band_hi:.0f}): the patient is doing better than the model expects.",
-    }[position]
+    already = rec["already_meets_relapse_definition"]
+    last = rec["last_observed"]
     return {
         "version": RESULT_VERSION,
+        "schema_version": rec["schema_version"],
         "today": rec["today"],
         "scale": SCALE_LABEL,
-        "headline": headline,
-        "advice": advice,
+        "headline": rec["headline"],
+        "advice": rec["next_session_advice"],
         "already_relapsed": already,
-        "relapse_level": round(level, 2),
-        "relapse_definition": relapse_definition(),
-        "next_session_date": None if already else rec_date,
+        "relapse_level": round(relapse_level(), 2),
+        "relapse_definition": rec["relapse_definition"],
+        "relapse_rule": rec["relapse_rule"],
+        "next_session_date": None if already else rec["next_session_date"],
         "risk_threshold": fc.risk,
-        "current_estimate": {"q10": round(current[0], 1), "median": round(current[1], 1),
-                             "q90": round(current[2], 1)},
-        "last_observed": {"date": last.when.date().isoformat(), "total": last.value, "position": position,
-                          "band_80": [round(band_lo, 1), round(band_hi, 1)], "note": observed_note},
+        "current_estimate": {k: rec["current_estimate"][k] for k in ("q10", "median", "q90")},
+        "last_observed": {"date": last["date"], "total": last["value"], "position": last["position"],
+                          "band_80": last["band_80"], "note": last["note"]},
         "dates": dates,
         "bands": bands,
         "p_relapse_no_further_session": _r(fc.p_relapse_no_dose, 3),
@@ -192,7 +159,8 @@ def result_from_forecast(fc: Any, history: PatientHistory) -> dict[str, Any]:
         "posterior": rec["posterior"],
         "warnings": rec["warnings"],
         "allow_off_label": rec["allow_off_label"],
-        "intervals": None,  # "which interval keeps this patient well": added with the forecasting issue
+        "intervals": rec["intervals"],
+        "interval_advice": rec["interval_advice"],
         "disclaimer": DISCLAIMER,
     }
 

@@ -28,10 +28,11 @@ from pathlib import Path
 import numpy as np
 
 from ketasim.parameters import IDX
-from ketasim.planning.forecast import BRIDGE_DAYS, relapse_onset
+from ketasim.planning.forecast import BRIDGE_DAYS
 from ketasim.planning.history import PatientHistory
 from ketasim.planning.particles import Particles, simulate_particles
 from ketasim.planning.prior import PopulationPrior
+from ketasim.planning.relapse_rule import latent_onset
 from ketasim.planning.synthetic import INDUCTION_DAYS, Schedule, make_history, schedule_plan
 from ketasim.symptoms.scales import MADRS_REMISSION
 
@@ -83,7 +84,7 @@ def _matches(a: Archetype, days: np.ndarray, m: np.ndarray, valid: np.ndarray, c
     today = a.today_day
     last_dose = max(a.schedule.dose_days)
     m = np.nan_to_num(m, nan=60.0)
-    since_last = relapse_onset(days[int(last_dose) + 1:], m[:, int(last_dose) + 1:])
+    since_last = latent_onset(days[int(last_dose) + 1:], m[:, int(last_dose) + 1:])
     sd = np.array(a.schedule.score_days)
     at_scores = m[:, sd]
     baseline = m[:, 0]

@@ -359,11 +359,8 @@ def validate_history(h: PatientHistory) -> PatientHistory:
     if len(scores) > MAX_SCORES:
         raise PlanError("kind", f"{len(scores):,} score rows", f"at most {MAX_SCORES:,} scores", file=f)
     _check_span(h.events, f)
-    doses = [e for e in events if e.kind == "dose"]
-    drugs = {e.drug for e in doses}
-    if len(drugs) > 1:
-        raise PlanError("drug", ", ".join(sorted(str(d) for d in drugs)),
-                        "one drug per history (racemic or esketamine)", file=f)
+    # Racemic ketamine and esketamine may both appear (IV infusions at the clinic, nasal spray later): the
+    # forecaster runs both PK systems side by side (``ketasim.planning.mixed_drugs``).
     today = h.today or max(e.when for e in scores).date()
     first = min(e.when for e in events if e.kind != "life_event").date()
     if isinstance(today, dt.datetime) or not isinstance(today, dt.date):

@@ -2,12 +2,14 @@
 
 A *particle* is one possible version of the patient: response parameters, PK factors,
 untreated severity (baseline MADRS), chronic load, reactivity to life events and the fading
-time of each recorded life event. The individual posterior (``posterior.py``) weights particles
+time of each recorded life event, responsiveness to placebo, and the population draw it comes
+from (``world.py``). The individual posterior (``posterior.py``) weights particles
 by how well they reproduce the patient's scores; forecasts continue them under a candidate plan.
 
 :func:`simulate_particles` runs all particles through one plan with the population's batch
 engine (``ketasim.engine.batch``: exact per-patient PK, all cores), one plan template per
-distinct set of life-event fading times (the prior makes them discrete). As in
+distinct set of life-event fading times (the prior makes them discrete); a history with two drugs
+gets a template with both PK systems (``mixed_drugs.py``). As in
 ``ketasim.population.run``, a chronic load that the recorded life events would push past the
 baseline severity is lowered to leave the trait deficit non-negative; a particle whose life
 events alone explain more than its baseline severity is marked invalid.
@@ -20,8 +22,9 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from ketasim.dosing.plan import Plan
-from ketasim.engine.batch import BATCH_ATOL, BATCH_RTOL, baseline_state, integrate_batch, pack_templates, plan_template
+from ketasim.engine.batch import BATCH_ATOL, BATCH_RTOL, baseline_state, integrate_batch, pack_templates
 from ketasim.parameters import HOURS_PER_DAY, IDX
+from ketasim.planning.mixed_drugs import template_for
 from ketasim.population.patients import MAX_LOAD_SHARE
 
 
@@ -32,7 +35,8 @@ class Particles:
     ``event_amp`` and ``event_fade_days`` (N x E) give the load added by each recorded life
     event (the event's base amplitude times ``acute_load_scale``) and its fading time;
     ``latent`` (N x d) are the standard-normal coordinates the prior maps from (used for
-    densities and jitter).
+    densities and jitter); ``draw`` the index of the population draw (``world.py``) and
+    ``placebo_mult`` the placebo responsiveness ``m_i`` (``ketasim.symptoms.placebo``).
     """
 
     params: np.ndarray
@@ -45,6 +49,8 @@ class Particles:
     event_amp: np.ndarray
     event_fade_days: np.ndarray
     latent: np.ndarray
+    draw: np.ndarray
+    placebo_mult: np.ndarray
 
     def __len__(self) -> int:
         return int(self.params.shape[0])
@@ -116,8 +122,8 @@ def run_particles(plan: Plan, particles: Particles, out_days: np.ndarray, *, rto
     if horizon > plan.horizon_days:
         plan = replace(plan, horizon_days=horizon)
     plans, tid = _event_groups(plan, particles)
-    templates = pack_templates([plan_template(p, outcome_t_h=out_days * HOURS_PER_DAY) for p in plans])
     P = np.ascontiguousarray(particles.params)
+    templates = pack_templates([template_for(p, P, outcome_t_h=out_days * HOURS_PER_DAY) for p in plans])
     acute = np.asarray(particles.acute_load_scale, dtype=float)
     chronic = np.array(particles.chronic_load, dtype=float)
     d_trait, load0, _ = baseline_state(templates, tid, P, particles.baseline_madrs, chronic, acute)

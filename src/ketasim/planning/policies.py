@@ -43,18 +43,22 @@ import pandas as pd
 
 from ketasim.dosing.plan import Dose, LifeEvent, Patient, Plan
 from ketasim.dynamics import SG, SM, SN
+from ketasim.errors import PlanError
 from ketasim.outcomes import days_in_remission
 from ketasim.outcomes.relapse import SUSTAIN1_THRESHOLD
 from ketasim.parameters import HOURS_PER_DAY, IDX, Parameter
-from ketasim.planning.forecast import CONFIRM_DAYS
+from ketasim.planning.observation import rating_log_likelihood
 from ketasim.planning.particles import Particles, run_particles
-from ketasim.planning.posterior import rating_log_likelihood, systematic_resample
+from ketasim.planning.posterior import systematic_resample
 from ketasim.planning.prior import EVENT_AMPLITUDE_TYPICAL, PopulationPrior, fade_days_of
+from ketasim.planning.relapse_rule import DEFAULT_RULE
 from ketasim.planning.stepping import DoseTemplate, advance, dose_templates
+from ketasim.planning.world import PlanningWorld
 from ketasim.population.patients import sample_patients
 from ketasim.symptoms.madrs import madrs
 from ketasim.symptoms.scales import MADRS_REMISSION, get_scale, madrs_to, to_madrs
 
+CONFIRM_DAYS = DEFAULT_RULE.visit_every_days  # the relapse rule on the true course (relapse_rule.latent_onset)
 INDUCTION_DAYS = (0, 2, 4, 7, 9, 11)
 VISIT_HOUR, DOSE_HOUR, THERAPY_HOUR = 9.0, 10.0, 14.0
 YEAR_DAYS = 364
@@ -161,7 +165,7 @@ def make_cohort(n: int, seed: int, setting: PolicySetting) -> Cohort:
     truth = Particles(params=vp.params.copy(), pk_cl=vp.pk_cl, pk_v=vp.pk_v, pk_ka=vp.pk_ka,
                       baseline_madrs=vp.baseline_madrs, chronic_load=vp.chronic_load.copy(), acute_load_scale=scale,
                       event_amp=(EVENT_AMPLITUDE_TYPICAL.value * scale)[:, None], event_fade_days=fade[:, None],
-                      latent=np.zeros((n, 0)))
+                      latent=np.zeros((n, 0)), draw=np.zeros(n, dtype=np.int64), placebo_mult=np.ones(n))
     plan = history_plan(setting, 70.0, therapy=False, event=True, until_day=1.0)
     run = run_particles(plan, truth, np.array([0.5]), weight_kg=vp.weight_kg)
     keep = run.valid
@@ -216,7 +220,7 @@ class ForecastController:
         self.setting = setting
         self.cohort = cohort
         self.rng = np.random.default_rng([seed, 11])
-        self.prior = PopulationPrior()
+        self.prior = PopulationPrior(world=PlanningWorld.typical())
         self.P = setting.n_particles
         self.ready = False
 
@@ -479,7 +483,13 @@ def simulate_policies(policies: list[Policy] | None = None, *, n_patients: int =
         if progress is not None:
             progress(j + 1, visits.size)
     daily[:, setting.days] = _madrs_rows(Y, rows.params)
-    return _summarise(policies, setting, c, daily, doses, therapy_arm, n, seed)
+    res = _summarise(policies, setting, c, daily, doses, therapy_arm, n, seed)
+    k0 = next((k for k, p in enumerate(policies) if not p.therapy), None)
+    if k0 is not None:  # every arm without therapy sees the same ratings until the end of induction
+        n_ind = int(np.sum(visits <= INDUCTION_DAYS[-1] + 3))
+        res.trajectories.update({"induction_ratings": score_hist[k0 * n:(k0 + 1) * n, :n_ind].copy(),
+                                 "induction_visits": visits[:n_ind].copy(), "weight_kg": c.weight_kg.copy()})
+    return res
 
 
 def _summarise(policies: list[Policy], setting: PolicySetting, c: Cohort, daily: np.ndarray, doses: np.ndarray,
@@ -570,3 +580,89 @@ def plot_policies(res: PolicyResults, path: str | None = None):
         fig.savefig(path, dpi=120)
         plt.close(fig)
     return fig
+
+
+def policy_frontier(res: PolicyResults, lambdas: tuple[float, ...] | None = None, w_h: float = 0.0) -> pd.DataFrame:
+    """The trade-off stated (``utility.py``): for each ``lambda``, every policy's mean utility per patient
+    (days in remission - lambda x (infusions + w_h x hours)), with its standard error, the best policy, and the
+    *oracle*: for each patient the fixed interval (same therapy arm) that is best for that patient's true
+    course, known in hindsight: its excess over the best single fixed interval is the value of knowing the
+    patient perfectly (an upper bound for any personalised interval)."""
+    from ketasim.planning.utility import DEFAULT_LAMBDAS, Tradeoff
+
+    lambdas = DEFAULT_LAMBDAS if lambdas is None else lambdas
+    per = res.patients
+    out = []
+    for lam in lambdas:
+        t = Tradeoff(float(lam), w_h)
+        u = per.assign(utility=t.utility(per.days_in_remission.to_numpy(), per.infusions.to_numpy()))
+        rows = []
+        for name, g in u.groupby("policy", sort=False):
+            rows.append({"lambda": float(lam), "w_h": w_h, "policy": name, "utility": float(g.utility.mean()),
+                         "utility_se": float(g.utility.std(ddof=1) / math.sqrt(len(g))) if len(g) > 1 else math.nan})
+        for therapy, g in u[u.kind == "fixed"].groupby("therapy"):
+            best = g.groupby("patient").utility.max()
+            rows.append({"lambda": float(lam), "w_h": w_h, "policy": "oracle fixed interval" + (
+                " + therapy" if therapy else ""), "utility": float(best.mean()),
+                "utility_se": float(best.std(ddof=1) / math.sqrt(len(best))) if len(best) > 1 else math.nan})
+        df = pd.DataFrame(rows)
+        real = df[~df.policy.str.startswith("oracle")]
+        df["best"] = df.policy == real.loc[real.utility.idxmax(), "policy"]
+        out.append(df)
+    return pd.concat(out, ignore_index=True)
+
+
+def personalised_choices(res: PolicyResults, lambdas: tuple[float, ...] | None = None, *,
+                         intervals: tuple[int, ...] = (7, 14, 21, 28), n_particles: int = 1000,
+                         progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """The personalised fixed interval: for each virtual patient, the forecaster's posterior after induction
+    (PHQ-9 ratings of the induction visits, as the clinic records them; a life event of the truth is not recorded)
+    and its intervals table give, for each ``lambda``, the interval with the most expected utility
+    (``utility.best_interval``); the patient's outcome is that of the same patient under that fixed interval.
+    Rows: lambda, patient, chosen interval."""
+    import datetime as dt
+
+    from ketasim.planning.forecast import interval_table
+    from ketasim.planning.history import HistoryEvent, PatientHistory
+    from ketasim.planning.posterior import fit_posterior
+    from ketasim.planning.utility import DEFAULT_LAMBDAS, best_interval
+
+    lambdas = DEFAULT_LAMBDAS if lambdas is None else lambdas
+    tr = res.trajectories
+    if "induction_ratings" not in tr:
+        raise PlanError("policies", "no arm without therapy", "a fixed-interval policy without therapy")
+    t0 = dt.datetime(2025, 1, 6)
+    out = []
+    for i in range(res.n_patients):
+        w = float(tr["weight_kg"][i])
+        ev = [HistoryEvent(t0 + dt.timedelta(days=float(d), hours=DOSE_HOUR), "dose", route="iv", drug="racemic",
+                           dose_mg=round(res.setting.mg_per_kg * w, 1), duration_min=40.0) for d in INDUCTION_DAYS]
+        ev += [HistoryEvent(t0 + dt.timedelta(days=float(d), hours=VISIT_HOUR), "score", scale="phq9", value=float(y))
+               for d, y in zip(tr["induction_visits"], tr["induction_ratings"][i], strict=True)]
+        today = (t0 + dt.timedelta(days=float(tr["induction_visits"][-1]))).date()
+        h = PatientHistory(weight_kg=w, events=tuple(sorted(ev, key=lambda e: e.when)), name=f"virtual {i}",
+                           today=today)
+        post = fit_posterior(h, n_particles=n_particles, seed=res.seed + i)
+        for choice in best_interval(interval_table(h, post, intervals=intervals, seed=res.seed + i), lambdas):
+            out.append({"lambda": choice["lambda"], "patient": i, "interval_days": choice["interval_days"]})
+        if progress is not None:
+            progress(i + 1, res.n_patients)
+    return pd.DataFrame(out)
+
+
+def personalised_frontier(res: PolicyResults, choices: pd.DataFrame, w_h: float = 0.0) -> pd.DataFrame:
+    """Mean utility per ``lambda`` of the personalised fixed interval (``personalised_choices``), read from the
+    same patients' outcomes under the fixed-interval policies without therapy."""
+    from ketasim.planning.utility import Tradeoff
+
+    per = res.patients[(res.patients.kind == "fixed") & ~res.patients.therapy]
+    by = {int(round(float(p.split()[1]))): g.set_index("patient") for p, g in per.groupby("policy")}
+    rows = []
+    for lam, g in choices.groupby("lambda"):
+        t = Tradeoff(float(lam), w_h)
+        u = np.array([float(t.utility(by[int(k)].loc[i, "days_in_remission"], by[int(k)].loc[i, "infusions"]))
+                      for i, k in zip(g.patient, g.interval_days, strict=True)])
+        rows.append({"lambda": float(lam), "w_h": w_h, "policy": "personalised fixed interval",
+                     "utility": float(u.mean()), "utility_se": float(u.std(ddof=1) / math.sqrt(u.size)),
+                     "best": False, "mean_interval_days": float(g.interval_days.mean())})
+    return pd.DataFrame(rows)

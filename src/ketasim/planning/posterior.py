@@ -1,4 +1,4 @@
-"""The individual posterior: the calibrated population as prior, the patient's own scores as data.
+"""The individual posterior: the population (posterior draws) as prior, the patient's own scores as data.
 
 Importance sampling over prior particles (``prior.py``), in at most two stages:
 
@@ -15,10 +15,11 @@ Importance sampling over prior particles (``prior.py``), in at most two stages:
 
    which is an unbiased importance-sampling estimator for any mixture of proposals.
 
-Observation model: a score on scale ``s`` is the scale's linking of the latent MADRS plus
-Gaussian measurement error (``SCALES[s].noise_sd``), rounded to whole points and clipped to
-the range (``ketasim.symptoms.scales.observe``); the likelihood of an integer score inside the
-range is the Gaussian density, at the range limits the censored tail probability.
+Observation model (``observation.py``): the virtual trials' one. A score on scale ``s`` is the
+scale's linking of the particle's course with its placebo response, plus the patient's own
+symptom fluctuation (an Ornstein-Uhlenbeck process of the particle's population draw) and the
+rater's measurement error, rounded and clipped to the range; the fluctuation is integrated out
+by a Kalman filter, whose last state the forecast continues.
 """
 
 from __future__ import annotations
@@ -27,16 +28,19 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import log_ndtr, logsumexp
+from scipy.special import logsumexp
 
 from ketasim.dosing.plan import Patient, Plan
 from ketasim.engine.compile import pk_model_name
 from ketasim.errors import PlanError
 from ketasim.parameters import IDX
 from ketasim.planning.history import PatientHistory
+from ketasim.planning.mixed_drugs import drugs_of
+from ketasim.planning.observation import fluctuation_of, kalman_filter, with_placebo
 from ketasim.planning.particles import Particles, simulate_particles
 from ketasim.planning.prior import EVENT_AMPLITUDE_TYPICAL, PopulationPrior
-from ketasim.symptoms.scales import get_scale, madrs_to, to_madrs
+from ketasim.planning.world import PlanningWorld, default_world, describe_draws
+from ketasim.symptoms.scales import get_scale, to_madrs
 
 DEFAULT_PARTICLES = 2000
 DEFAULT_ESS_TARGET = 200.0
@@ -64,31 +68,6 @@ class Observations:
         return int(self.day.size)
 
 
-def rating_log_likelihood(scale: str, ratings: np.ndarray | float, madrs_latent: np.ndarray,
-                          extra_sd: float = 0.0) -> np.ndarray:
-    """Elementwise log-likelihood of whole-point ``ratings`` on ``scale`` given the latent MADRS.
-
-    Inside the range: the Gaussian density of the error; at the range limits: the censored tail.
-    """
-    spec = get_scale(scale)
-    mu = madrs_to(scale, madrs_latent)
-    sd = math.hypot(spec.noise_sd.value, extra_sd)
-    y = np.broadcast_to(np.asarray(ratings, dtype=float), mu.shape)
-    lo, hi = spec.range
-    ll = -0.5 * ((y - mu) / sd) ** 2 - math.log(sd * math.sqrt(2 * math.pi))
-    ll = np.where(y <= lo, log_ndtr((lo + 0.5 - mu) / sd), ll)
-    ll = np.where(y >= hi, log_ndtr((mu - (hi - 0.5)) / sd), ll)
-    return np.where(np.isfinite(ll), ll, -np.inf)
-
-
-def score_log_likelihood(madrs_latent: np.ndarray, obs: Observations, extra_sd: float = 0.0) -> np.ndarray:
-    """Log-likelihood (N,) of the observed scores given each particle's latent MADRS at the score times (N x n_obs)."""
-    ll = np.zeros(madrs_latent.shape[0])
-    for j in range(len(obs)):
-        ll += rating_log_likelihood(obs.scale[j], obs.value[j], madrs_latent[:, j], extra_sd)
-    return ll
-
-
 def history_plan(history: PatientHistory, *, include_planned: bool = False, horizon_days: float | None = None,
                  extra_doses=(), extra_therapy_days=()) -> Plan:
     """The plan the particles run: the history's doses, sessions, treatments and life-event days."""
@@ -99,10 +78,22 @@ def history_plan(history: PatientHistory, *, include_planned: bool = False, hori
                            extra_doses=extra_doses, extra_therapy_days=extra_therapy_days)
 
 
-def prior_for(history: PatientHistory) -> PopulationPrior:
-    """The population prior with the PK variability of the model that the history's doses use."""
-    drug_model = pk_model_name(history_plan(history, include_planned=True))
-    return PopulationPrior.for_pk_model(drug_model[1]) if drug_model else PopulationPrior()
+def prior_for(history: PatientHistory, world: PlanningWorld | None = None) -> PopulationPrior:
+    """The population prior (``world``'s draws) with the PK variability of the model the history's doses use
+    (with two drugs: racemic ketamine's)."""
+    world = world or default_world()
+    plan = history_plan(history, include_planned=True)
+    drugs = drugs_of(plan)
+    if len(drugs) > 1:
+        plan = Plan(**{**plan.__dict__, "doses": tuple(d for d in plan.doses if d.drug == drugs[0])})
+    drug_model = pk_model_name(plan)
+    return PopulationPrior.for_pk_model(drug_model[1], world) if drug_model else PopulationPrior(world=world)
+
+
+def session_days(history: PatientHistory, *, include_planned: bool = False, extra_doses=()) -> np.ndarray:
+    """Plan days of the treatment sessions (doses) that drive the placebo response."""
+    past = None if include_planned else True
+    return np.array(sorted([d.day for d in history.doses(past=past)] + [d.day for d in extra_doses]), dtype=float)
 
 
 def known_events(history: PatientHistory) -> list[tuple[float | None, float | None]]:
@@ -125,6 +116,17 @@ class IndividualPosterior:
     ess: float
     n_simulated: int
     stages: int
+    fluct_mean: np.ndarray  # filtered mean of the fluctuation at the last rating (MADRS points), per particle
+    fluct_var: np.ndarray
+    last_rating_day: float
+
+    @property
+    def world(self) -> PlanningWorld:
+        return self.prior.world
+
+    def draws(self) -> dict[str, float | int]:
+        """Population draws represented by the weighted particles (``world.describe_draws``)."""
+        return describe_draws(self.particles.draw, self.weights, self.world)
 
     def resample(self, n: int, rng: np.random.Generator) -> tuple[Particles, np.ndarray]:
         """``n`` particles drawn by systematic resampling, and their source indices."""
@@ -188,14 +190,15 @@ def _normalise(logw: np.ndarray) -> tuple[np.ndarray, float]:
 
 def fit_posterior(history: PatientHistory, prior: PopulationPrior | None = None, *,
                   n_particles: int = DEFAULT_PARTICLES, ess_target: float = DEFAULT_ESS_TARGET, seed: int = 0,
-                  extra_sd: float = 0.0, max_stages: int = 3) -> IndividualPosterior:
+                  max_stages: int = 3, world: PlanningWorld | None = None) -> IndividualPosterior:
     """Posterior over the patient's hidden attributes given their scores (see the module docstring)."""
     rng = np.random.default_rng(seed)
     obs = Observations.of(history)
     E = len(history.of_kind("life_event"))
     known = known_events(history)
     plan = history_plan(history, include_planned=False)
-    prior = prior or prior_for(history)
+    prior = prior or prior_for(history, world)
+    sessions = session_days(history)
     plan = Plan(**{**plan.__dict__, "horizon_days": float(math.ceil(max(plan.horizon_days, obs.day.max() + 1e-6)))})
     ib = prior.baseline_index
 
@@ -208,18 +211,27 @@ def fit_posterior(history: PatientHistory, prior: PopulationPrior | None = None,
         slope = float(np.gradient(to_madrs(base_ev.scale, np.array([base_ev.value - 1, base_ev.value,
                                                                     base_ev.value + 1])))[1])
         b_mu = prior.baseline_z(m_obs)
-        b_sd = min(1.0, 2.0 * spec.noise_sd.value * max(slope, 0.5) / prior.baseline_sd)
+        spread = math.hypot(spec.noise_sd.value * max(slope, 0.5), float(np.median(prior.world.fluctuation_sd)))
+        b_sd = min(1.0, 2.0 * spread / prior.baseline_sd)
 
     def log_q1(z: np.ndarray) -> np.ndarray:
         zz = z.copy()
         zz[:, ib] = (z[:, ib] - b_mu) / b_sd
         return _log_std_normal(zz) - math.log(b_sd)
 
+    filt: list[tuple[np.ndarray, np.ndarray]] = []
+
     def run(z: np.ndarray) -> tuple[Particles, np.ndarray]:
         parts = prior.transform(z, E, known)
         m, valid = simulate_particles(plan, parts, obs.day)
         ll = np.full(len(parts), -np.inf)
-        ll[valid] = score_log_likelihood(m[valid], obs, extra_sd)
+        fm, fv = np.zeros(len(parts)), np.zeros(len(parts))
+        if valid.any():
+            ok = parts.take(np.flatnonzero(valid))
+            x = with_placebo(m[valid], obs.day, sessions, ok, prior.world)
+            ll[valid], fm[valid], fv[valid] = kalman_filter(obs.day, obs.scale, obs.value, x, *fluctuation_of(
+                ok, prior.world))
+        filt.append((fm, fv))
         return parts, ll
 
     z1 = prior.sample_latent(n_particles, E, rng)
@@ -244,7 +256,10 @@ def fit_posterior(history: PatientHistory, prior: PopulationPrior | None = None,
         log_mix -= math.log(n_tot)
         w, ess = _normalise(_log_std_normal(z_all) + ll_all - log_mix)
     parts = parts_list[0] if len(parts_list) == 1 else Particles.concat(parts_list)
-    return IndividualPosterior(history, prior, parts, w, ll_all, ess, int(z_all.shape[0]), len(proposals))
+    fm = np.concatenate([f[0] for f in filt])
+    fv = np.concatenate([f[1] for f in filt])
+    return IndividualPosterior(history, prior, parts, w, ll_all, ess, int(z_all.shape[0]), len(proposals), fm, fv,
+                               float(obs.day.max()))
 
 
 class _kernel_proposal:

@@ -4,7 +4,8 @@ Fixed intervals (7, 14, 21, 28 days), taper, symptom-triggered and forecast-trig
 each with and without psychotherapy (``ketasim.planning.policies``). Writes ``DIR/policies.csv``
 (one row per policy: infusions per year, days in remission, relapses, with Monte-Carlo standard
 errors, and whether the policy is on the Pareto frontier), ``DIR/policy_patients.csv`` (one row
-per patient and policy) and ``DIR/pareto.png``.
+per patient and policy), ``DIR/frontier.csv`` (the trade-off stated: each policy's mean utility, days in
+remission - lambda x infusions, over a grid of lambda, with the oracle fixed interval) and ``DIR/pareto.png``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,13 @@ def run_policies(out: Path, *, patients: int = 100, seed: int = 0, particles: in
 
 
 def _policies_into(out: Path, *, patients: int, seed: int, particles: int, therapy: bool, progress):
-    from ketasim.planning.policies import PolicySetting, default_policies, plot_policies, simulate_policies
+    from ketasim.planning.policies import (
+        PolicySetting,
+        default_policies,
+        plot_policies,
+        policy_frontier,
+        simulate_policies,
+    )
 
     setting = PolicySetting(n_particles=particles)
     t0 = time.perf_counter()
@@ -48,6 +55,7 @@ def _policies_into(out: Path, *, patients: int, seed: int, particles: int, thera
                             progress=progress)
     res.summary.to_csv(out / "policies.csv", index=False, float_format="%.4g")
     res.patients.to_csv(out / "policy_patients.csv", index=False, float_format="%.4g")
+    policy_frontier(res).to_csv(out / "frontier.csv", index=False, float_format="%.4g")
     plot_policies(res, str(out / "pareto.png"))
     meta = {"patients": patients, "seed": seed, "particles_per_patient": particles,
             "seconds": round(time.perf_counter() - t0, 1),
@@ -94,5 +102,13 @@ def policies_command(
                       f"{1.96 * r.days_in_remission_se:.0f}", f"{r.relapses_per_patient_year:.2f}",
                       f"{r.share_with_relapse:.0%}", "yes" if r.pareto else "")
     console.print(table)
-    console.print(f"wrote {out / 'policies.csv'}, {out / 'policy_patients.csv'}, {out / 'pareto.png'}")
+    from ketasim.planning.policies import policy_frontier
+
+    fr = policy_frontier(res)
+    for lam, g in fr.groupby("lambda"):
+        b = g[g.best].iloc[0]
+        console.print(f"  one infusion worth {lam:g} days in remission: most benefit with {b.policy} "
+                      f"(utility {b.utility:.0f} ± {1.96 * b.utility_se:.0f})")
+    console.print(f"wrote {out / 'policies.csv'}, {out / 'policy_patients.csv'}, {out / 'frontier.csv'}, "
+                  f"{out / 'pareto.png'}")
     console.print("[dim]Research and decision-support software, not a medical device.[/dim]")
