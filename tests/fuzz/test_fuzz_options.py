@@ -127,12 +127,14 @@ OPTIONS: dict[str, tuple[list[str], dict[str, st.SearchStrategy]]] = {
                     "--scheduler": st.one_of(st.sampled_from(["foo", "tcp://", "tcp://host", "tcp://h:0",
                                                               "tcp://h:99999", "http://h:8786", "tcp://h:-1"]), TEXT),
                     "--no-figures": FLAG, "--netcdf": DATASETS, "--nonmem-out": FILES, "--nonmem-scale": SCALES,
-                    "--nonmem-noise": FLAG, "--force": FLAG}),
+                    "--nonmem-noise": FLAG, "--force": FLAG, "--draws": ints(1, 4, 0, -1, 10_001),
+                    "--typical": FLAG}),
     "trials": (["trials", "--studies", "murrough13a", "--n", "20", "--json"],
                {"--studies": STUDIES, "--n": ints(0, 40, -1, 100_001), "--seed": any_ints(0, 2**32 - 1),
                 "--report": OUTPUTS, "--sensitivity-n": ints(0, 0, -1, 4097), "--other-cohorts": ints(0, 1, -1, 51),
                 "--study": st.sampled_from(["missing.yaml", "adir", "afile", "empty.yaml", "bad.yaml", PLAN]),
-                "--nonmem-out": FILES, "--nonmem-noise": FLAG}),
+                "--nonmem-out": FILES, "--nonmem-noise": FLAG, "--draws": ints(1, 2, 0, -1, 10_001),
+                "--typical": FLAG}),
     "calibrate-bands": (["calibrate-bands", "--studies", "murrough13a", "--n", "20", "--evaluations", "2",
                          "--no-profile", "--out", "cal.json"],
                   {"--coarse-evaluations": ints(0, 3, -1, 100_001), "--evaluations": ints(1, 3, -1, 0, 100_001),
@@ -164,12 +166,20 @@ OPTIONS: dict[str, tuple[list[str], dict[str, st.SearchStrategy]]] = {
                   "--risk": floats(0.01, 0.99, 0.0, 1.0, -0.1, 2.0), "--horizon": ints(14, 40, 13, 731, -1),
                   "--particles": ints(100, 200, 99, 100_001, -1), "--every": floats(1, 180, 0.5, 181, -7),
                   "--seed": any_ints(0, 2**32 - 1), "--today": dates(), "--out": OUTPUTS,
-                  "--dose-mg": floats(10, 70, 0.0, -35.0, 1e6)}),
+                  "--dose-mg": floats(10, 70, 0.0, -35.0, 1e6), "--draws": ints(1, 5, 0, -1, 401),
+                  "--typical": FLAG}),
     "policies": (["policies", "--patients", "2", "--particles", "8", "--no-therapy", "--out", "out"],
                  {"--patients": ints(2, 3, 1, 0, 2_001), "--particles": ints(8, 10, 7, 513),
                   "--seed": any_ints(0, 2**32 - 1), "--out": OUTPUTS, "--therapy": FLAG}),
     "export-sbml": (["export-sbml", PLAN, "-o", "model.xml"], {"ARG": PLANS, "--output": OUTPUTS, "--check": FLAG}),
+    "claims": (["claims", "--draws", "2"],
+               {"--draws": ints(1, 3, 0, -1, 10_001), "--typical": FLAG, "--seed": any_ints(0, 2**32 - 1),
+                "--json": FLAG, "--out": st.sampled_from(["claims.md", "a/b/claims.md", "afile", "adir", "afile/x.md",
+                                                          "", "n" * 300, str(EXAMPLES / "fuzz-out.md")])}),
 }
+# `ketasim clinic` is a group of long-running subcommands (serve, a demo database); tests/clinic/test_clinic_cli.py
+# tests its options.
+NOT_FUZZED = {"clinic"}
 
 
 @st.composite
@@ -278,3 +288,12 @@ def test_mutated_options_long(command):
     run = seed(91)(settings(max_examples=LONG_EXAMPLES // len(OPTIONS), **FUZZ_SETTINGS)(
         given(args=invocations(command))(check)))
     run()
+
+
+def test_every_command_is_fuzzed():
+    from typer.main import get_command
+
+    from ketasim.interfaces.cli import app
+
+    commands = set(get_command(app).commands)
+    assert commands - NOT_FUZZED == set(OPTIONS), sorted(commands ^ (set(OPTIONS) | NOT_FUZZED))

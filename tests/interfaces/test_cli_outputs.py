@@ -291,6 +291,8 @@ def test_no_command_writes_into_the_package_or_outside_its_output(monkeypatch, c
         (["calibrate", "--out", "fit", "--waves", "2,2"], ["fit"]),
         (["posterior", "--summary"], []),
         (["import-nonmem", str(nonmem_csv), "--out", "imp"], ["imp"]),
+        (["claims", "--draws", "2"], []),
+        (["claims", "--typical", "--out", "claims.md"], ["claims.md"]),
     ]
     expected: set[str] = set()
     for args, outputs in commands:

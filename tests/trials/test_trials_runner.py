@@ -15,7 +15,7 @@ from ketasim.trials.runner import run_study, run_trials
 from ketasim.trials.studies import BUILTIN_STUDIES, MURROUGH13B, SUSTAIN1
 
 REQUIRED = {"id", "published", "band", "simulated", "interval", "n_patients", "within_band", "arm", "n_published",
-            "log_likelihood"}
+            "log_likelihood", "ppi50", "ppi90", "ppi_low", "ppi_high", "within_ppi50", "within_ppi90"}
 
 
 @pytest.mark.parametrize("study", [MURROUGH13B, SUSTAIN1], ids=lambda s: s.id)
@@ -71,6 +71,9 @@ def test_trials_json_prints_every_target_with_the_required_keys():
     for r in rows:
         assert REQUIRED <= set(r)
         assert isinstance(r["within_band"], bool)
+        assert isinstance(r["within_ppi90"], bool)
+        assert r["ppi_draws"] == 0 or r["ppi90"][0] <= r["ppi_median"] <= r["ppi90"][1]
+    assert payload["draws"] == 4 and payload["coverage"]["fit_set"]["targets"] == len(rows)
 
 
 def test_user_study_yaml(tmp_path):

@@ -54,6 +54,11 @@ def baseline_sd_check() -> list[dict]:
     return rows
 
 
+def _resume_note(command: str) -> str:
+    return (" (`--resume` was the option of that version; the same command now continues by itself)"
+            if "--resume" in command else "")
+
+
 def page(n_draws: int = 40) -> str:
     post = load_posterior()
     prov = post.provenance
@@ -78,7 +83,8 @@ def page(n_draws: int = 40) -> str:
         intro = intro.replace(key, value)
     out = [intro]
     out += ["## The run that made the shipped posterior", "",
-            f"`{prov['command']}` on {prov['date']}: {prov['simulations']} simulations of the whole evidence base, "
+            f"`{prov['command']}` on {prov['date']}{_resume_note(prov['command'])}: {prov['simulations']} "
+            "simulations of the whole evidence base, "
             f"**{sec['wall_total'] / 60:.1f} minutes of wall time and {sec['cpu_total'] / 60:.1f} minutes of CPU** on "
             "this 2-core machine, run under `nice -n 5` while other jobs shared the cores (load average 4-6).", "",
             "| phase | wall (s) | CPU (s) |", "|---|---|---|"]
@@ -134,6 +140,28 @@ def page(n_draws: int = 40) -> str:
     for r in bsd:
         out.append(f"| {r['study']} | {r['arm']} | {r['n']} | {r['published_sd']:.3g} | {r['low95']:.3g} to "
                    f"{r['high95']:.3g} | {r['simulated_sd']:.3g} | {'yes' if r['inside'] else 'no'} |")
+    from ketasim.evidence.loo import PARETO_K_OK, leave_one_study_out
+
+    loo_table, loo_ppi = leave_one_study_out(summaries, het, seed=101)
+    l50, l90 = int(loo_ppi["within_ppi50"].sum()), int(loo_ppi["within_ppi90"].sum())
+    shaky = loo_table[~loo_table["reliable"]]
+    out += ["", "## Leave one study out", "",
+            "Each study predicted from the posterior without it: the same draws reweighted by the inverse of the "
+            "study's likelihood, the weights Pareto-smoothed (PSIS, `ketasim.evidence.loo`, ArviZ). "
+            f"**{l50} of {len(loo_ppi)} published summaries ({100 * l50 / len(loo_ppi):.0f}%) inside their "
+            f"leave-one-study-out 50% interval, {l90} ({100 * l90 / len(loo_ppi):.0f}%) inside the 90% interval.** "
+            f"Pareto k above {PARETO_K_OK} (the reweighting is not to be trusted; such a study needs a refit "
+            f"without it, not done here): {', '.join(shaky['study']) if len(shaky) else 'none'}.", "",
+            "| study | Pareto k | effective draws | summaries | inside 50% | inside 90% |", "|---" * 6 + "|"]
+    for _, r in loo_table.iterrows():
+        out.append(f"| {r['study']} | {r['pareto_k']:.2f} | {r['effective_draws']:.1f} | {int(r['summaries'])} | "
+                   f"{100 * r['within_ppi50']:.0f}% | {100 * r['within_ppi90']:.0f}% |")
+    from ketasim.evidence.predictive import plot_predictive_check
+
+    figure = ROOT / "docs" / "calibration" / "predictive_check.png"
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    plot_predictive_check(ppi, loo_ppi, figure)
+    out += ["", "![posterior predictive check](calibration/predictive_check.png)", ""]
     misses = ppi[~ppi["within_ppi90"]]
     out += ["", "## Published summaries outside their 90% predictive interval", ""]
     out += [f"- {r['id']} ({r['study']}): published {r['published']:.4g}, 90% predictive interval "

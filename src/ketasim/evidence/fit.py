@@ -34,7 +34,7 @@ import numpy as np
 
 from ketasim.evidence import space
 from ketasim.evidence.emulator import Emulator
-from ketasim.evidence.likelihood import HETEROGENEITY_PRIORS, Likelihood
+from ketasim.evidence.likelihood import HETEROGENEITY_PRIORS, Likelihood, MonteCarloError
 from ketasim.evidence.simulate import FIT_PATIENTS, FIT_PATIENTS_BY_STUDY, simulate_evidence
 
 CHECKPOINT = "checkpoint.npz"
@@ -101,16 +101,26 @@ class _Checkpoint:
 
 def _simulate_points(name: str, U: np.ndarray, ck: _Checkpoint, lik: Likelihood, config: FitConfig, timer: Timer,
                      progress: Callable[[str, int, int], None] | None, fs: space.FitSpace) -> np.ndarray:
-    """Summaries (points x items) of the design ``U``, continuing a checkpointed wave."""
+    """Summaries (points x items) of the design ``U``, continuing a checkpointed wave; each point's Monte-Carlo
+    components (:meth:`Likelihood.monte_carlo_row`) are kept in the checkpoint too (``M_``, ``S_``, ``N_``)."""
     key = f"Z_{name}"
     Z = ck.data.get(key)
     same_points = f"U_{name}" in ck.data and np.array_equal(ck.data[f"U_{name}"], U)
-    if Z is None or Z.shape != (U.shape[0], len(lik.items)) or not same_points:
-        Z = np.full((U.shape[0], len(lik.items)), np.nan)
+    shape = (U.shape[0], len(lik.items))
+    if Z is None or Z.shape != shape or not same_points or f"S_{name}" not in ck.data:
+        Z = np.full(shape, np.nan)
+        M, S, N = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
         done = np.zeros(U.shape[0], dtype=bool)
     else:
         done = ck.data[f"done_{name}"].astype(bool)
+        M, S, N = ck.data[f"M_{name}"], ck.data[f"S_{name}"], ck.data[f"N_{name}"]
     ck.data[f"U_{name}"] = U
+
+    def store() -> None:
+        ck.data[key], ck.data[f"done_{name}"] = Z, done
+        ck.data[f"M_{name}"], ck.data[f"S_{name}"], ck.data[f"N_{name}"] = M, S, N
+        ck.save()
+
     for i in range(U.shape[0]):
         if done[i]:
             continue
@@ -118,16 +128,29 @@ def _simulate_points(name: str, U: np.ndarray, ck: _Checkpoint, lik: Likelihood,
         run = simulate_evidence(fs.parameter_set(U[i]), n_patients=config.patients(),
                                 seed=config.seed)
         Z[i] = lik.transform_values(run.values)
+        M[i], S[i], N[i] = lik.monte_carlo_row(run.estimates, run.enrolled)
         done[i] = True
         timer.add(f"simulations_{name}", time.perf_counter() - t0, time.process_time() - c0)
         if i % SAVE_EVERY == 0 or i == U.shape[0] - 1:
-            ck.data[key], ck.data[f"done_{name}"] = Z, done
-            ck.save()
+            store()
         if progress:
             progress(name, int(done.sum()), U.shape[0])
-    ck.data[key], ck.data[f"done_{name}"] = Z, done
-    ck.save()
+    store()
     return Z
+
+
+def _monte_carlo(ck: _Checkpoint, names: list[str], Z: np.ndarray, lik: Likelihood) -> MonteCarloError:
+    """The Monte-Carlo error of the fit's cohorts: the median over the simulated points whose likelihood
+    (default heterogeneity, no Monte-Carlo term) is in the top quarter, i.e. near the current posterior."""
+    from ketasim.evidence.likelihood import Heterogeneity
+
+    M = np.vstack([ck.data[f"M_{n}"] for n in names])
+    S = np.vstack([ck.data[f"S_{n}"] for n in names])
+    N = np.vstack([ck.data[f"N_{n}"] for n in names])
+    ll = lik.with_monte_carlo(None).total(np.where(np.isfinite(Z), Z, 0.0), Heterogeneity())
+    top = np.argsort(ll)[::-1][:max(len(ll) // 4, 2)]
+    enrolled = np.nanmedian(N, axis=0)
+    return MonteCarloError.from_simulations(lik.items, M[top], S[top], np.where(np.isfinite(enrolled), enrolled, 1.0))
 
 
 class LogPosterior:
@@ -260,9 +283,11 @@ def run_fit(out: Path, config: FitConfig | None = None, *, resume: bool = False,
 
     start = _start_walkers(U, Z, lik, config.walkers, rng)
     components = []
+    waves_done = ["wave1"]
     for w, size in enumerate(config.waves[1:], start=2):
         em = emulate(U, Z, f"wave{w - 1}")
         components.append(em.n_components)
+        lik = lik.with_monte_carlo(_monte_carlo(ck, waves_done, Z, lik))
         chain, _ = _sample(LogPosterior(em, lik, d), start, config, config.design_seed + 10 * w, timer,
                            f"mcmc_wave{w - 1}", progress, config.steps_between_waves)
         start = chain[-1]
@@ -272,8 +297,10 @@ def run_fit(out: Path, config: FitConfig | None = None, *, resume: bool = False,
         ck.data[key] = Uw
         Zw = _simulate_points(f"wave{w}", Uw, ck, lik, config, timer, progress, fs)
         U, Z = np.vstack([U, Uw]), np.vstack([Z, Zw])
+        waves_done.append(f"wave{w}")
     em = emulate(U, Z, "final")
     components.append(em.n_components)
+    lik = lik.with_monte_carlo(_monte_carlo(ck, waves_done, Z, lik))
     chain, lp = _sample(LogPosterior(em, lik, d), start, config, config.design_seed + 99, timer, "mcmc_final",
                         progress, config.steps)
     columns = fs.names()
@@ -328,6 +355,9 @@ def run_fit(out: Path, config: FitConfig | None = None, *, resume: bool = False,
         "acceptance": "see diagnostics (ensemble walkers as chains; R-hat and ESS by ArviZ)",
         "validation": validation,
         "log_posterior_median": round(float(np.median(flat_lp)), 2),
+        "monte_carlo": {"method": "ketasim.evidence.likelihood.MonteCarloError: median over the top-quarter "
+                                  "design points of each summary's Monte-Carlo variance at the fit's cohort sizes",
+                        "items": lik.monte_carlo.as_dict() if lik.monte_carlo is not None else {}},
         "priors": {f.key: {"range": [f.lower, f.upper], "scale": "log-uniform" if f.log else "uniform"}
                    for f in fs.free}
         | {k: {"half_normal_scale": HETEROGENEITY_PRIORS[k]} for k in space.HETEROGENEITY},

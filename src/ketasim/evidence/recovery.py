@@ -1,9 +1,12 @@
 """Recovery test: simulate the evidence base from known parameters, fit, check the truth is recovered.
 
 :func:`synthetic_likelihood` replaces every published summary by one drawn from the likelihood's own
-generative model at known parameters: the virtual trials' summaries at the truth (a large virtual cohort),
-a between-study deviation per summary (the true heterogeneity), then the published design's sampling
-noise (binomial with the published n, normal with the published SE, log-normal with the SE of the log).
+generative model at known parameters: the virtual trials' summaries at the truth (a large virtual cohort,
+:data:`DATA_PATIENTS` per study, other patients than the fit's: it stands for the population value; its own
+Monte-Carlo variance is a few percent of the fit's and is neglected), a between-study deviation per summary
+(the true heterogeneity), then the published design's sampling noise (binomial with the published n, normal
+with the published SE, log-normal with the SE of the log). The fit's cohorts are smaller and fixed (common
+random numbers); their Monte-Carlo error is the likelihood's ``MonteCarloError``.
 :func:`run_recovery` fits a subset of the parameters (the others held at the truth) to those data with
 :func:`ketasim.evidence.fit.run_fit` and reports, per parameter, whether the truth lies inside the 90%
 posterior interval.
@@ -23,12 +26,20 @@ from ketasim.evidence.likelihood import Heterogeneity, Likelihood
 from ketasim.evidence.simulate import ParameterSet, simulate_evidence
 from ketasim.trials.calibrate import FreeParameter
 
+#: Virtual patients per study behind the synthetic data (the "population value" of each summary).
+DATA_PATIENTS = 2000
 
-def synthetic_likelihood(truth: ParameterSet, het: Heterogeneity, *, seed: int = 0, n_patients: int = 1000,
-                         sim_seed: int = 12345) -> Likelihood:
+
+def synthetic_likelihood(truth: ParameterSet, het: Heterogeneity, *, seed: int = 0,
+                         n_patients: int = DATA_PATIENTS, sim_seed: int = 12345) -> Likelihood:
     """A :class:`Likelihood` of the same items whose data are drawn at ``truth`` (module docstring)."""
     lik = Likelihood()
     z = lik.transform_values(simulate_evidence(truth, n_patients=n_patients, seed=sim_seed).values)
+    return synthetic_data(lik, z, het, seed=seed)
+
+
+def synthetic_data(lik: Likelihood, z: np.ndarray, het: Heterogeneity, *, seed: int = 0) -> Likelihood:
+    """A copy of ``lik`` whose data are drawn around the summaries ``z`` (likelihood scale; module docstring)."""
     z = np.where(np.isfinite(z), z, np.nanmean(z))
     rng = np.random.default_rng(seed)
     out = copy.copy(lik)
@@ -63,9 +74,7 @@ def run_recovery(out: Path, free_keys: tuple[str, ...], truth_unit: float | dict
     het = het or Heterogeneity(1.0, 0.2, 0.1)
     config = config or FitConfig(waves=(60, 40), validation=10, steps_between_waves=800, steps=1500, burn=700,
                                  draws=300, walkers=32, n_patients=200)
-    # the data's summaries come from virtual trials of the fit's own size (other cohorts): the simulator the
-    # fit emulates, with its Monte-Carlo noise part of the data's
-    lik = synthetic_likelihood(truth, het, seed=seed, n_patients=config.n_patients or 300)
+    lik = synthetic_likelihood(truth, het, seed=seed)
     record = run_fit(out, config, fit_space=space.FitSpace(free, replace(truth, label="base")), likelihood=lik,
                      command="recovery")
     import pyarrow.parquet as pq
@@ -81,3 +90,52 @@ def run_recovery(out: Path, free_keys: tuple[str, ...], truth_unit: float | dict
         rows[k] = {"truth": getattr(het, k), "q05": float(lo), "q95": float(hi),
                    "inside90": bool(lo <= getattr(het, k) <= hi)}
     return {"parameters": rows, "seconds": record["seconds"], "validation": record["validation"]}
+
+
+def profile_coverage(key: str, *, truth_unit: float = 0.5, half_width: float = 0.1, points: int = 9,
+                     n_patients: int = 120, cohort_seeds: tuple[int, ...] = (0, 1, 2, 3),
+                     datasets: int = 50, het: Heterogeneity | None = None, data_seed: int = 0,
+                     level: float = 0.9) -> dict:
+    """Coverage of the ``level`` credible interval of one parameter ``key`` (the others at their declared
+    values, the heterogeneity known), with and without the likelihood's Monte-Carlo term.
+
+    The simulator stands in for the fit's emulator: for each fit cohort (``cohort_seeds``, ``n_patients`` per
+    study, common random numbers), the evidence base is simulated on ``points`` values of the parameter's unit
+    coordinate over ``truth_unit +- half_width`` and each summary smoothed by a quadratic in it; the posterior
+    (uniform prior in the unit coordinate) is computed on a fine grid for ``datasets`` synthetic data sets
+    (:func:`synthetic_data` around a :data:`DATA_PATIENTS`-patient simulation at the truth). Returns the share
+    of (cohort, data set) pairs whose interval holds the truth, per method, and the number of pairs."""
+    from ketasim.evidence.likelihood import MonteCarloError
+
+    het = het or Heterogeneity(1.0, 0.2, 0.1)
+    f = next(p for p in space.FIT_PARAMETERS if p.key == key)
+    truth = space.parameter_set({key: f.from_unit(truth_unit)}, label="truth")
+    base = Likelihood()
+    z_true = base.transform_values(simulate_evidence(truth, n_patients=DATA_PATIENTS, seed=12345).values)
+    data = [synthetic_data(base, z_true, het, seed=data_seed + d) for d in range(datasets)]
+    grid = truth_unit + np.linspace(-half_width, half_width, points)
+    fine = truth_unit + np.linspace(-half_width, half_width, 801)
+    inside = {"monte_carlo": 0, "no_monte_carlo": 0}
+    tail = (1 - level) / 2
+    for c in cohort_seeds:
+        runs = [simulate_evidence(space.parameter_set({key: f.from_unit(u)}), n_patients=n_patients, seed=c)
+                for u in grid]
+        Z = np.array([base.transform_values(r.values) for r in runs])
+        parts = [base.monte_carlo_row(r.estimates, r.enrolled) for r in runs]
+        mc = MonteCarloError.from_simulations(base.items, np.array([p[0] for p in parts]),
+                                              np.array([p[1] for p in parts]), parts[points // 2][2])
+        Zs = np.zeros((fine.size, Z.shape[1]))
+        for j in range(Z.shape[1]):
+            ok = np.isfinite(Z[:, j])
+            if ok.sum() >= 3:
+                Zs[:, j] = np.polyval(np.polyfit(grid[ok], Z[ok, j], 2), fine)
+        for lik in data:
+            for name, m in (("monte_carlo", mc), ("no_monte_carlo", None)):
+                ll = lik.with_monte_carlo(m).total(Zs, het)
+                w = np.exp(ll - ll.max())
+                cdf = np.cumsum(w) / w.sum()
+                lo, hi = fine[np.searchsorted(cdf, tail)], fine[min(np.searchsorted(cdf, 1 - tail), fine.size - 1)]
+                inside[name] += int(lo <= truth_unit <= hi)
+    pairs = len(cohort_seeds) * datasets
+    return {"key": key, "truth": f.from_unit(truth_unit), "pairs": pairs, "level": level,
+            "coverage": {k: v / pairs for k, v in inside.items()}}

@@ -17,6 +17,7 @@ import numpy as np
 from ketasim.parameters import default_vector
 from ketasim.symptoms.placebo import PlaceboModel
 from ketasim.trials.cohort import current_spreads, current_trial_load
+from ketasim.trials.endpoints import Estimate
 from ketasim.trials.measurement import MeasurementModel
 from ketasim.trials.runner import StudyResult, run_study, study_seed
 
@@ -45,11 +46,15 @@ class ParameterSet:
 
 @dataclass
 class EvidenceRun:
-    """Simulated outcomes (``values``: observation id -> value in the published unit) and the study results."""
+    """Simulated outcomes (``values``: observation id -> value in the published unit; ``estimates``: the same
+    with their Monte-Carlo interval and virtual patients; ``enrolled``: patients enrolled per study) and the
+    study results (with ``keep_results``)."""
 
     values: dict[str, float]
     results: dict[str, StudyResult] = field(default_factory=dict)
     seconds: float = 0.0
+    estimates: dict[str, Estimate] = field(default_factory=dict)
+    enrolled: dict[str, int] = field(default_factory=dict)
 
 
 def patients_for(study_id: str, n_patients: int | dict[str, int] | None) -> int:
@@ -61,12 +66,13 @@ def patients_for(study_id: str, n_patients: int | dict[str, int] | None) -> int:
 
 
 def simulate_evidence(ps: ParameterSet | None = None, *, n_patients: int | dict[str, int] | None = None,
-                      seed: int = 0, studies: list[str] | None = None, intervals: bool = False,
+                      seed: int = 0, studies: list[str] | None = None, intervals: bool = True,
                       keep_results: bool = False) -> EvidenceRun:
     """Run every simulated study of the evidence base (or ``studies``) with ``ps`` (default: in force).
 
     Seeds: study ``s`` uses ``study_seed(s, seed)`` (common random numbers: the same patients and noise for
-    any parameters, up to who the observed-baseline enrolment admits).
+    any parameters, up to who the observed-baseline enrolment admits). ``intervals``: the Monte-Carlo
+    intervals of Kaplan-Meier figures (lifelines; the likelihood's Monte-Carlo variance needs them).
     """
     from ketasim.evidence.virtual import evidence_studies
 
@@ -74,6 +80,8 @@ def simulate_evidence(ps: ParameterSet | None = None, *, n_patients: int | dict[
     t0 = time.perf_counter()
     values: dict[str, float] = {}
     results: dict[str, StudyResult] = {}
+    estimates: dict[str, Estimate] = {}
+    enrolled: dict[str, int] = {}
     for sid, st in evidence_studies().items():
         if studies is not None and sid not in studies:
             continue
@@ -83,9 +91,11 @@ def simulate_evidence(ps: ParameterSet | None = None, *, n_patients: int | dict[
                         spreads=ps.spreads, measurement=ps.measurement, placebo=ps.placebo,
                         chronic_load=ps.chronic_load, intervals=intervals)
         values.update({k: float(e.value) for k, e in res.outcomes.items()})
+        estimates.update(res.outcomes)
+        enrolled[sid] = res.n_patients
         if keep_results:
             results[sid] = res
-    return EvidenceRun(values, results, time.perf_counter() - t0)
+    return EvidenceRun(values, results, time.perf_counter() - t0, estimates, enrolled)
 
 
 def with_placebo(ps: ParameterSet, placebo: PlaceboModel) -> ParameterSet:

@@ -20,7 +20,7 @@ from ketasim.interfaces.app import app
 # Command modules register themselves on ``app`` when imported. A module that is not there
 # (yet) is skipped so that the others still work.
 COMMAND_MODULES = ("params", "simulate", "explain", "demo", "population", "export_sbml", "trials", "calibrate",
-                   "posterior", "forecast", "policies", "import_nonmem", "clinic", "warmup")
+                   "posterior", "claims", "forecast", "policies", "import_nonmem", "clinic", "warmup")
 for _name in COMMAND_MODULES:
     try:
         importlib.import_module(f"ketasim.interfaces.commands.{_name}")

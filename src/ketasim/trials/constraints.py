@@ -72,6 +72,42 @@ def _times(plan: Plan, extra_days=(), hourly_days=()) -> np.ndarray:
     return t[(t >= 0) & (t <= plan.horizon_days)] * 24.0
 
 
+#: Plain-language statement of every claim (keys of ``claim_margins``), the typical patient throughout.
+CLAIM_TEXT: dict[str, str] = {
+    "single: 24 h drop >= 10": "one infusion lowers the depression score by at least 10 points at 24 hours",
+    "single: 24 h drop <= 20": "one infusion lowers the depression score by at most 20 points at 24 hours",
+    "single: drop within 4 h >= 8": "one infusion lowers the score by at least 8 points within 4 hours",
+    "single: half-life >= 3 d": "half of one infusion's benefit lasts at least 3 days",
+    "single: half-life <= 14 d": "half of one infusion's benefit is gone within 14 days",
+    "single: < 1/3 left at 4 weeks": "less than a third of one infusion's benefit is left after 4 weeks",
+    "six beat one (5 points deeper)": "six infusions over two weeks lower the score 5 points more than one",
+    "six last longer than one": "the response to six infusions lasts longer than the response to one",
+    "six: response lost after >= 7 d": "after six infusions the response lasts at least 7 days",
+    "six: response lost within 56 d": "after six infusions the response is lost within 8 weeks",
+    "six: back above 28 at +90 d": "three months after six infusions the score is back above 28",
+    "weekly: trough change <= 3": "weekly maintenance keeps the score before each infusion within 3 points",
+    "weekly: no loss of response": "weekly maintenance keeps the response throughout",
+    "maintenance: 7 d < 14 d": "weekly maintenance keeps the score lower than every two weeks",
+    "maintenance: 14 d < 28 d": "maintenance every two weeks keeps the score lower than every four weeks",
+    "therapy: more skills in the window": "therapy in the days after the infusions builds more skills than later",
+    "therapy: early lasts longer than late": "therapy started early makes the response last longer than late",
+    "therapy: early < late": "therapy started early lowers the score more than therapy started late",
+    "therapy: late < none": "therapy started late still lowers the score more than no therapy",
+    "lifestyle extends the benefit": "lifestyle measures make the response last longer",
+    "tolerance: daily < 0.8": "daily dosing for four weeks weakens the drug's effect below 80% of the first dose's",
+    "tolerance: weekly > 0.9": "weekly dosing keeps more than 90% of the first dose's effect",
+    "bridge stays well": "after a bereavement, induction and tapered maintenance keep a patient well",
+    "chronic load relapses (>= 22)": "with a heavy ongoing burden the depression returns (score 22 or more)",
+    "chronic load ends > 28": "with a heavy ongoing burden the score ends above 28",
+    "knock-out pruning (2 points)": "switching off the loss of new connections lowers the score at three weeks "
+                                    "by at least 2 points",
+    "knock-out homeostasis (5 points)": "switching off the slow return to the old balance lowers the score at "
+                                        "five months by at least 5 points",
+    "knock-out load (10 points)": "switching off the ongoing burden lowers the score at ten months by at least "
+                                  "10 points",
+}
+
+
 def claim_margins(params: np.ndarray) -> dict[str, float]:
     """Margin of each claim for the typical patient with response parameters ``params`` (>= 0: holds)."""
     from ketasim.simulate import simulate as _simulate

@@ -22,12 +22,15 @@ Z95 = 1.959963984540054
 
 @dataclass(frozen=True)
 class Estimate:
-    """A simulated figure with its 95% Monte-Carlo interval and the number of virtual patients behind it."""
+    """A simulated figure with its 95% Monte-Carlo interval and the number of virtual patients behind it;
+    ``se_log``: the bootstrap standard error of its log, for medians (whose interval alone misstates it when
+    the median jumps between visit days or whole numbers, or has no upper limit); NaN otherwise."""
 
     value: float
     low: float
     high: float
     n: int
+    se_log: float = float("nan")
 
 
 NAN_ESTIMATE = Estimate(float("nan"), float("nan"), float("nan"), 0)
@@ -58,8 +61,14 @@ def mean_estimate(values: np.ndarray) -> Estimate:
     return Estimate(m, m - Z95 * se, m + Z95 * se, int(v.size))
 
 
+def _se_log(boots: np.ndarray) -> float:
+    """SD of the log of positive bootstrap replicates (NaN when fewer than half are finite and positive)."""
+    ok = np.isfinite(boots) & (boots > 0)
+    return float(np.std(np.log(boots[ok]), ddof=1)) if ok.sum() >= max(2, boots.size // 2) else float("nan")
+
+
 def median_estimate(values: np.ndarray, rng: np.random.Generator | None = None, n_boot: int = 200) -> Estimate:
-    """Median with a bootstrap 95% interval (seeded)."""
+    """Median with a bootstrap 95% interval and bootstrap SE of its log (seeded)."""
     v = np.asarray(values, dtype=float).ravel()
     v = v[np.isfinite(v)]
     if v.size == 0:
@@ -67,7 +76,7 @@ def median_estimate(values: np.ndarray, rng: np.random.Generator | None = None, 
     rng = rng or np.random.default_rng(0)
     boots = np.median(v[rng.integers(0, v.size, size=(n_boot, v.size))], axis=1)
     return Estimate(float(np.median(v)), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5)),
-                    int(v.size))
+                    int(v.size), _se_log(boots))
 
 
 def relapse_durations(relapse_day: np.ndarray, start_day: float,
@@ -114,11 +123,15 @@ def _km(durations: np.ndarray, events: np.ndarray):
     return km
 
 
+KM_BOOTSTRAP = 200  # bootstrap replicates of a Kaplan-Meier median's SE of the log
+
+
 def km_median_estimate(durations: np.ndarray, events: np.ndarray, scale: float = 1.0,
                        interval: bool = True) -> Estimate:
-    """Kaplan-Meier median (in days / ``scale``) with lifelines' 95% interval; NaN when not reached.
+    """Kaplan-Meier median (in days / ``scale``) with lifelines' 95% interval and the bootstrap SE of its log
+    (patients resampled, seeded; a replicate whose median is not reached is left out); NaN when not reached.
 
-    ``interval=False`` skips lifelines (calibration loops) and returns the median with a NaN interval.
+    ``interval=False`` skips lifelines and the bootstrap (calibration loops): the median with a NaN interval.
     """
     d = np.asarray(durations, dtype=float)
     e = np.asarray(events, dtype=bool)
@@ -136,7 +149,10 @@ def km_median_estimate(durations: np.ndarray, events: np.ndarray, scale: float =
     def per_unit(x: float) -> float:
         return x / scale if math.isfinite(x) else float("nan")
 
-    return Estimate(per_unit(med), per_unit(lo), per_unit(hi), int(d.size))
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, d.size, size=(KM_BOOTSTRAP, d.size))
+    boots = np.array([km_median(d[i], e[i]) for i in idx])
+    return Estimate(per_unit(med), per_unit(lo), per_unit(hi), int(d.size), _se_log(boots))
 
 
 def km_probability_estimate(durations: np.ndarray, events: np.ndarray, by_day: float,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from ketasim.trials.cohort import Cohort, enrol_study, model_madrs
 from ketasim.trials.measurement import MeasurementModel, MeasurementNoise, observe_visits
 from ketasim.trials.studies import BUILTIN_STUDIES, OutcomeSpec, Study
 from ketasim.trials.targets import TARGETS_BY_ID, Target
+
+if TYPE_CHECKING:
+    from ketasim.evidence.draws import PredictiveInterval
 
 DEFAULT_PATIENTS = 400
 REPORT_PATIENTS = 1000  # virtual patients enrolled per study by ``ketasim trials``
@@ -61,13 +65,15 @@ def _rounded(x: float) -> float | None:
 
 @dataclass(frozen=True)
 class TargetResult:
-    """One target next to its simulated value."""
+    """One target next to its simulated value (at the typical values) and, when the trials ran over posterior
+    draws, its posterior predictive interval ``predictive`` (``ketasim.trials.predictive``)."""
 
     target: Target
     estimate: E.Estimate
     study_id: str
     n_enrolled: int
     arm: str = ""
+    predictive: PredictiveInterval | None = None
 
     @property
     def within_band(self) -> bool:
@@ -89,7 +95,18 @@ class TargetResult:
                 "published": t.published, "band": list(t.band), "simulated": _rounded(e.value),
                 "interval": [_rounded(e.low), _rounded(e.high)], "n_patients": int(e.n), "n_enrolled": self.n_enrolled,
                 "within_band": self.within_band, "definition": t.definition, "arm": self.arm,
-                "n_published": t.n_published, "log_likelihood": None if ll is None else round(ll, 4)}
+                "n_published": t.n_published, "log_likelihood": None if ll is None else round(ll, 4),
+                **self.predictive_dict()}
+
+    def predictive_dict(self) -> dict:
+        """``ppi_median``, ``ppi50``, ``ppi90`` (``[low, high]``), ``ppi_low``/``ppi_high`` (the 90% interval),
+        ``ppi_draws``, ``within_ppi50``, ``within_ppi90``: None without posterior draws."""
+        p = self.predictive
+        if p is None:
+            return {"ppi_median": None, "ppi50": None, "ppi90": None, "ppi_low": None, "ppi_high": None,
+                    "ppi_draws": 0, "within_ppi50": None, "within_ppi90": None}
+        return {**p.as_dict(), "within_ppi50": p.contains(self.target.published, 50),
+                "within_ppi90": p.contains(self.target.published, 90)}
 
 
 def _allocation(study: Study, n: int, seed: int) -> np.ndarray:
@@ -237,9 +254,14 @@ def compute_outcome(study: Study, spec: OutcomeSpec, arms: dict[str, ArmScores],
         ref = arms[spec.reference_arm]  # type: ignore[index]
         sel_ref = _selected(study, spec, ref, eligible.get(spec.reference_arm))  # type: ignore[arg-type]
         k = _visit_index(study, spec.visit)
-        a = E.mean_estimate(arm.scores[sel, k] - base[sel])
-        b = E.mean_estimate(ref.scores[sel_ref, k] - ref.scores[sel_ref, _visit_index(study, spec.baseline_visit)])
-        return E.Estimate(a.value - b.value, a.low - b.value, a.high - b.value, min(a.n, b.n))
+        change = arm.scores[sel, k] - base[sel]
+        change_ref = ref.scores[sel_ref, k] - ref.scores[sel_ref, _visit_index(study, spec.baseline_visit)]
+        if np.array_equal(arm.rows[sel], ref.rows[sel_ref]):
+            # parallel arms of the same virtual patients: the paired difference's interval
+            return E.mean_estimate(change - change_ref)
+        a, b = E.mean_estimate(change), E.mean_estimate(change_ref)
+        half = np.hypot(a.high - a.value, b.high - b.value)
+        return E.Estimate(a.value - b.value, a.value - b.value - half, a.value - b.value + half, min(a.n, b.n))
     if kind == "sustained_response":
         idx = [_visit_index(study, v) for v in spec.visits]
         b0 = arm.scores[sel, _visit_index(study, "baseline")]

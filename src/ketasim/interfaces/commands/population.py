@@ -29,6 +29,7 @@ import typer
 from rich.console import Console
 
 from ketasim.errors import OptionError
+from ketasim.evidence.draws import MAX_DRAWS, DrawSpec, draw_spec, split_patients
 from ketasim.interfaces.app import app
 from ketasim.interfaces.nonmem_options import (
     NETCDF_HELP,
@@ -100,10 +101,12 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
                    spreads: dict[str, float] | None = None, progress: bool = True,
                    figures: bool = True, force: bool = False, nonmem_out: Path | None = None,
                    nonmem_scale: str = "madrs", nonmem_noise: bool = False,
-                   netcdf: Path | None = None) -> dict[str, Any]:
+                   netcdf: Path | None = None, draws: DrawSpec | None = None) -> dict[str, Any]:
     """Simulate the population, write every output to ``out`` (and the NONMEM dataset ``nonmem_out``: one
     observation a day per patient, residual noise seeded by ``seed``; and the labelled trajectories
-    ``netcdf``, ``.nc`` or ``.zarr``) and return the summary written.
+    ``netcdf``, ``.nc`` or ``.zarr``) and return the summary written. The patients and figures come from the
+    typical values; ``draws`` (``ketasim.evidence.draws``; None: the typical values only) adds the posterior
+    predictive interval of every headline figure (``ketasim.population.predictive``).
 
     The per-patient tables are streamed to ``out`` chunk by chunk (the patients are not kept in
     memory unless a dataset is asked for), so a run is bounded by
@@ -121,6 +124,9 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
     check_range("--patients", patients, 1, MAX_PATIENTS, what="virtual patients")
     check_range("--seed", seed, 0, SEED_MAX)
     check_range("--chunk-size", chunk_size, 1, MAX_CHUNK, what="patients per chunk")
+    draws = draws or DrawSpec(0)
+    if not draws.typical:
+        split_patients(patients, draws.draws, field="--patients")
     plan = load_plan(plan_file)
     params = vector_with(overrides or {})
     n_days = math.floor(plan.horizon_days) + 1
@@ -141,7 +147,7 @@ def run_population(plan_file: Path, out: Path, *, patients: int, seed: int, sche
         return _population_into(plan, plan_file, folder, patients=patients, seed=seed, scheduler=scheduler,
                                 chunk_size=chunk_size, params=params, overrides=overrides, spreads=spreads,
                                 progress=progress, figures=figures, outputs=outputs, keep=keep,
-                                datasets=_Datasets(where, extras, nonmem_scale, nonmem_noise))
+                                datasets=_Datasets(where, extras, nonmem_scale, nonmem_noise), draws=draws)
 
 
 class _Datasets:
@@ -171,7 +177,7 @@ class _Datasets:
 def _population_into(plan: Any, plan_file: Path, out: Path, *, patients: int, seed: int, scheduler: str | None,
                      chunk_size: int | None, params: Any, overrides: dict[str, float] | None,
                      spreads: dict[str, float] | None, progress: bool, figures: bool, outputs: tuple[str, ...],
-                     keep: bool, datasets: _Datasets) -> dict[str, Any]:
+                     keep: bool, datasets: _Datasets, draws: DrawSpec) -> dict[str, Any]:
     from ketasim.interfaces.population_figures import plot_madrs_bands, plot_relapse_km
     from ketasim.population import simulate_population
 
@@ -197,12 +203,31 @@ def _population_into(plan: Any, plan_file: Path, out: Path, *, patients: int, se
                "scheduler": scheduler, "seconds": round(res.seconds, 3),
                "patient_years": round(patients * plan.horizon_days / 365.25, 3), **res.summary(),
                "off_label": bool(plan.allow_off_label), "files": files + ["summary.json"]}
+    _add_uncertainty(summary, plan, patients, seed, draws, overrides, spreads, progress)
     if plan.allow_off_label:
         from ketasim.outcomes.summary import OFF_LABEL_NOTE
 
         summary["off_label_note"] = OFF_LABEL_NOTE
     (out / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2) + "\n", encoding="utf-8")
     return summary
+
+
+def _add_uncertainty(summary: dict[str, Any], plan: Any, patients: int, seed: int, draws: DrawSpec,
+                     overrides: dict[str, float] | None, spreads: dict[str, float] | None, progress: bool) -> None:
+    """The posterior predictive intervals of the headline figures (or a note that there are none)."""
+    if draws.typical:
+        summary["uncertainty"] = {"draws": 0, "description": draws.describe()}
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ketasim.population.predictive import add_predictive, population_predictive
+
+    with Progress(TextColumn("posterior draws"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), transient=True, disable=not progress) as bar:
+        task = bar.add_task("draws", total=draws.draws)
+        intervals = population_predictive(plan, patients, seed, draws, overrides=overrides, spreads=spreads,
+                                          progress=lambda k, n: bar.update(task, completed=k))
+    add_predictive(summary, intervals, draws, patients // draws.draws)
 
 
 class StreamedTables:
@@ -244,7 +269,10 @@ class StreamedTables:
 def _pct(r: dict[str, Any]) -> str:
     if r.get("n", 0) == 0 or r.get("rate") is None or not math.isfinite(r["rate"]):
         return "n/a"
-    return f"{100 * r['rate']:.1f}% (95% MC {100 * r['ci_low']:.1f}-{100 * r['ci_high']:.1f}; n = {r['n']:,})"
+    text = f"{100 * r['rate']:.1f}% (95% MC {100 * r['ci_low']:.1f}-{100 * r['ci_high']:.1f}; n = {r['n']:,})"
+    if r.get("ppi_low") is not None:
+        text += f"; 90% predictive {100 * r['ppi_low']:.1f}-{100 * r['ppi_high']:.1f}"
+    return text
 
 
 def _days(m: dict[str, Any]) -> str:
@@ -280,6 +308,7 @@ def print_population_summary(summary: dict[str, Any], out: Path, console: Consol
         t.add_row("days in remission (mean)", f"{dir_['mean']:.1f} of {summary['horizon_days']:g}")
     console.print(t)
     console.print(f"{summary['patient_years']:,} patient-years in {summary['seconds']:.1f} s")
+    console.print(summary["uncertainty"]["description"])
     console.print(f"wrote {', '.join(str(out / f) for f in summary['files'])}")
     if summary.get("off_label"):
         from ketasim.interfaces.report import OFF_LABEL_WARNING
@@ -310,6 +339,11 @@ def population_command(
     nonmem_noise: bool = typer.Option(False, "--nonmem-noise", help=NONMEM_NOISE_HELP + " Seeded by --seed."),
     netcdf: Path = typer.Option(None, "--netcdf", callback=dataset_option, help=NETCDF_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    draws: int = typer.Option(None, "--draws", callback=within(2, MAX_DRAWS, what="posterior draws"),
+                              help="Posterior draws of the population parameters behind the predictive intervals "
+                              "(default 100, or one per patient when fewer; the patients split evenly over them)."),
+    typical: bool = typer.Option(False, "--typical", help="The typical values (posterior median) only: no "
+                                 "posterior draws, Monte-Carlo intervals only."),
 ) -> None:
     """Simulate a virtual population under a plan: outcomes per patient, rates with intervals, figures."""
     from ketasim.parameters import parse_overrides
@@ -320,5 +354,6 @@ def population_command(
     summary = run_population(plan_file, out, patients=patients, seed=seed, scheduler=scheduler,
                              chunk_size=chunk_size, overrides=overrides, spreads=spreads, progress=True,
                              figures=not no_figures, force=force, nonmem_out=nonmem_out, nonmem_scale=nonmem_scale,
-                             nonmem_noise=nonmem_noise, netcdf=netcdf)
+                             nonmem_noise=nonmem_noise, netcdf=netcdf,
+                             draws=draw_spec(draws, typical, n_patients=patients, seed=seed))
     print_population_summary(summary, out, console)

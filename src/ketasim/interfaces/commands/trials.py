@@ -2,7 +2,10 @@
 
 ``ketasim trials`` runs every built-in study (the trials of the clinical targets) with the parameters in
 force and prints, for each target, the published value and band, the simulated value with its 95%
-Monte-Carlo interval, the number of virtual patients behind it and whether it falls in the band.
+Monte-Carlo interval, the number of virtual patients behind it and whether it falls in the band. By default
+every study also runs once per posterior draw (``--draws D``, 100; ``ketasim.trials.predictive``), and each
+figure gets its 50% and 90% posterior predictive intervals and whether the published value lies inside
+(``ppi50``, ``ppi90``, ``within_ppi90``; the JSON's ``coverage`` sums them up); ``--typical`` skips the draws.
 ``--study FILE.yaml`` runs a user study instead (repeatable); ``--json`` prints JSON; ``--report DIR``
 writes the validation report (tables, figures, identifiability and sensitivity) to ``DIR``;
 ``--nonmem-out FILE`` the simulated studies as a NONMEM dataset (STUDY and ARM columns).
@@ -16,6 +19,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from ketasim.evidence.draws import DEFAULT_DRAWS, MAX_DRAWS, DrawSpec, draw_spec, split_patients
 from ketasim.interfaces.app import app
 from ketasim.interfaces.nonmem_options import NONMEM_NOISE_HELP, NONMEM_OUT_HELP
 from ketasim.interfaces.options import FORCE_HELP, SEED, SEED_MAX, check_range, input_file, within
@@ -25,6 +29,7 @@ MAX_SOBOL = 4096
 MAX_OTHER_COHORTS = 50
 
 DISCLAIMER = "Research and decision-support software, not a medical device."
+TRIAL_PATIENTS_PER_DRAW = 10  # fewest virtual patients per study and draw when --draws is not given
 
 
 def _studies(files: list[Path] | None, ids: str):
@@ -66,6 +71,13 @@ def trials_command(
     nonmem_noise: bool = typer.Option(False, "--nonmem-noise", help=NONMEM_NOISE_HELP + " These are the scores "
                                       "the trials' outcomes come from."),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    draws: int = typer.Option(None, "--draws", callback=within(2, MAX_DRAWS, what="posterior draws"),
+                              help="Posterior draws of the population parameters behind the predictive intervals: "
+                              "every study once per draw, the --n patients split evenly over the draws (default "
+                              f"{DEFAULT_DRAWS}, fewer when a draw would get under {TRIAL_PATIENTS_PER_DRAW} "
+                              "patients)."),
+    typical: bool = typer.Option(False, "--typical", help="The typical values (posterior median) only: no "
+                                 "posterior draws, no predictive intervals."),
 ) -> None:
     """Run virtual trials and compare every figure with its published value and band."""
     from ketasim.interfaces.outputs import output_set
@@ -73,6 +85,9 @@ def trials_command(
 
     chosen, extra = _studies(study, studies)
     n = n_patients if n_patients > 0 else REPORT_PATIENTS
+    spec = draw_spec(draws, typical, n_patients=n, per_draw=TRIAL_PATIENTS_PER_DRAW, seed=seed)
+    if not spec.typical:
+        split_patients(n, spec.draws, field="--n")
     if report is not None:
         check_range("--seed", seed + other_cohorts, 0, SEED_MAX, what="(--seed plus --other-cohorts)")
     if nonmem_out is not None:
@@ -83,24 +98,26 @@ def trials_command(
     with output_set(report, {"--nonmem-out": nonmem_out}, force=force, option="--report",
                     inputs=study or ()) as (folder, where):
         _trials(chosen, extra, study, n, seed, as_json, None if folder is None else (folder, report),
-                sensitivity_n, other_cohorts, (where["--nonmem-out"], nonmem_noise) if nonmem_out else None)
+                sensitivity_n, other_cohorts, (where["--nonmem-out"], nonmem_noise) if nonmem_out else None, spec)
     if nonmem_out is not None and not as_json:
         Console(stderr=True).print(f"NONMEM dataset written to {nonmem_out}")
 
 
 def _trials(chosen, extra, study, n: int, seed: int, as_json: bool, report: tuple[Path, Path] | None,
-            sensitivity_n: int, other_cohorts: int, nonmem: tuple[Path, bool] | None) -> None:
-    """``report``: (temporary folder, the folder given); ``nonmem``: (where to write, noise) or None."""
+            sensitivity_n: int, other_cohorts: int, nonmem: tuple[Path, bool] | None, spec: DrawSpec) -> None:
+    """``report``: (temporary folder, the folder given); ``nonmem``: (where to write, noise) or None;
+    ``spec``: the posterior draws (``ketasim.evidence.draws``)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ketasim.trials.runner import run_trials
+    from ketasim.trials.predictive import coverage, run_trials_predictive
 
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True, disable=as_json) as bar:
-        task = bar.add_task("virtual trials", total=len(chosen))
-        results, rows = run_trials(chosen, n, seed, targets=extra,
-                                   progress=lambda sid: bar.update(task, advance=1, description=sid))
+        task = bar.add_task("virtual trials", total=len(chosen) * (1 + spec.draws))
+        results, rows = run_trials_predictive(chosen, n, seed, spec=spec, targets=extra,
+                                              progress=lambda sid, k, d: bar.update(task, advance=1,
+                                                                                    description=sid))
     user_rows = [] if not study else _user_outcomes(results, extra)
     if nonmem is not None:
         from ketasim.formats.nonmem import trials_records, write_nonmem
@@ -116,12 +133,13 @@ def _trials(chosen, extra, study, n: int, seed: int, as_json: bool, report: tupl
         if not as_json:
             console.print(f"report written to {final / path.relative_to(folder)}")
     if as_json:
-        payload = {"disclaimer": DISCLAIMER, "seed": seed, "targets": [r.as_dict() for r in rows]}
+        payload = {"disclaimer": DISCLAIMER, "seed": seed, "draws": spec.draws, "uncertainty": spec.describe(),
+                   "targets": [r.as_dict() for r in rows], "coverage": coverage(rows)}
         if user_rows:
             payload["outcomes"] = user_rows
         typer.echo(json.dumps(payload, indent=2))
         return
-    _print_table(rows, user_rows)
+    _print_table(rows, user_rows, spec)
 
 
 def _user_outcomes(results, extra) -> list[dict]:
@@ -141,22 +159,37 @@ def _fmt(x: float | None, unit: str = "") -> str:
     return f"{x:.3g}{unit}" if abs(x) < 10 else f"{x:.1f}{unit}"
 
 
-def _print_table(rows, user_rows) -> None:
+def _print_table(rows, user_rows, spec: DrawSpec) -> None:
     from rich.table import Table
 
+    from ketasim.trials.predictive import coverage
+
     table = Table(title="virtual trials vs published targets", caption=DISCLAIMER)
-    for col in ("target", "published", "band", "simulated", "95% MC interval", "n", "in band"):
+    cols = ["target", "published", "band", "simulated", "95% MC interval", "n", "in band"]
+    if not spec.typical:
+        cols += ["90% predictive interval", "inside"]
+    for col in cols:
         table.add_column(col, overflow="fold")
     n_ok = 0
     for r in rows:
         d = r.as_dict()
         n_ok += d["within_band"]
-        table.add_row(d["id"], _fmt(d["published"]), f"{_fmt(d['band'][0])} to {_fmt(d['band'][1])}",
-                      _fmt(d["simulated"]), f"{_fmt(d['interval'][0])} to {_fmt(d['interval'][1])}",
-                      str(d["n_patients"]), "[green]yes[/green]" if d["within_band"] else "[red]MISS[/red]")
+        cells = [d["id"], _fmt(d["published"]), f"{_fmt(d['band'][0])} to {_fmt(d['band'][1])}",
+                 _fmt(d["simulated"]), f"{_fmt(d['interval'][0])} to {_fmt(d['interval'][1])}",
+                 str(d["n_patients"]), "[green]yes[/green]" if d["within_band"] else "[red]MISS[/red]"]
+        if not spec.typical:
+            cells += ["-" if d["ppi90"] is None else f"{_fmt(d['ppi_low'])} to {_fmt(d['ppi_high'])}",
+                      "yes" if d["within_ppi90"] else "no"]
+        table.add_row(*cells)
     for u in user_rows:
         table.add_row(f"{u['study']}:{u['id']}", "-", "-", _fmt(u["simulated"]),
-                      f"{_fmt(u['interval'][0])} to {_fmt(u['interval'][1])}", str(u["n_patients"]), "-")
-    Console(width=160).print(table)
+                      f"{_fmt(u['interval'][0])} to {_fmt(u['interval'][1])}", str(u["n_patients"]), "-",
+                      *(["-", "-"] if not spec.typical else []))
+    Console(width=180).print(table)
     if rows:
-        Console().print(f"{n_ok} of {len(rows)} targets within their band.")
+        Console().print(f"{n_ok} of {len(rows)} targets within their band (simulated at the typical values).")
+        cov = coverage(rows)["fit_set"]
+        if cov["targets"]:
+            Console().print(f"{cov['within_ppi90']} of {cov['targets']} published values inside their 90% "
+                            f"posterior predictive interval, {cov['within_ppi50']} inside the 50% interval.")
+    Console().print(spec.describe() + ".")
