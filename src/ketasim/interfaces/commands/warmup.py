@@ -13,7 +13,7 @@ from ketasim.interfaces.app import app
 
 #: Commands that run an engine (the others answer without compiled code).
 ENGINE_COMMANDS = frozenset({"simulate", "explain", "demo", "population", "trials", "calibrate", "calibrate-bands",
-                             "posterior", "forecast", "policies"})
+                             "claims", "posterior", "forecast", "policies"})
 COMPILING = "compiling the engine (first run only)..."
 
 
