@@ -21,7 +21,8 @@ from pathlib import Path
 PARENT_VARIABLE = "KETASIM_NUMBA_CACHE_PARENT"
 
 
-def configure() -> None:
+def cache_dir() -> str:
+    """The cache folder of this version of ketasim's compiled code (under the user's parent folder)."""
     root = Path(__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
@@ -29,9 +30,17 @@ def configure() -> None:
         if b"numba" in text:
             digest.update(path.relative_to(root).as_posix().encode())
             digest.update(text)
-    base = os.environ.get(PARENT_VARIABLE) or os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
+    return os.path.join(_parent(), digest.hexdigest()[:16])
+
+
+def _parent() -> str:
+    return os.environ.get(PARENT_VARIABLE) or os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache")), "ketasim", "numba")
-    folder = os.path.join(base, digest.hexdigest()[:16])
+
+
+def configure() -> None:
+    base = _parent()
+    folder = cache_dir()
     os.environ[PARENT_VARIABLE] = base
     if "numba" in sys.modules:
         sys.modules["numba"].config.CACHE_DIR = folder

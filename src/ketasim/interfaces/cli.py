@@ -20,7 +20,7 @@ from ketasim.interfaces.app import app
 # Command modules register themselves on ``app`` when imported. A module that is not there
 # (yet) is skipped so that the others still work.
 COMMAND_MODULES = ("params", "simulate", "explain", "demo", "population", "export_sbml", "trials", "calibrate",
-                   "posterior", "claims", "forecast", "policies", "import_nonmem", "clinic")
+                   "posterior", "claims", "forecast", "policies", "import_nonmem", "clinic", "warmup")
 for _name in COMMAND_MODULES:
     try:
         importlib.import_module(f"ketasim.interfaces.commands.{_name}")
@@ -71,7 +71,10 @@ def main(args: list[str] | None = None) -> None:
     handlers = {}
     if threading.current_thread() is threading.main_thread():
         handlers = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
+    from ketasim.interfaces.commands.warmup import compile_if_needed
+
     try:
+        compile_if_needed(sys.argv[1:] if args is None else list(args))
         code = app(args=args, standalone_mode=False)
     except KetasimError as exc:
         typer.echo(f"error: {_message(exc, str(exc))}", err=True)

@@ -17,5 +17,6 @@ import numba
 
 @numba.njit(cache=True, inline="always")
 def reinforcement(S: float, lifestyle: float, w_therapy: float, w_lifestyle: float) -> float:
-    """R in [0, 1)."""
-    return 1.0 - math.exp(-(w_therapy * S + w_lifestyle * lifestyle))
+    """R in [0, 1) (exactly 0 without therapy or lifestyle, where the exponential is skipped)."""
+    x = w_therapy * S + w_lifestyle * lifestyle
+    return 0.0 if x == 0.0 else 1.0 - math.exp(-x)
