@@ -50,7 +50,6 @@ from ketasim.interfaces.options import (
     scheduler_address,
     within,
 )
-from ketasim.population.classes import CLASS_LABELS
 
 MAX_CHUNK = 65_536
 
@@ -317,6 +316,7 @@ def print_population_summary(summary: dict[str, Any], out: Path, console: Consol
     dir_ = summary["days_in_remission"]
     if dir_["mean"] is not None and math.isfinite(dir_["mean"]):
         t.add_row("days in remission (mean)", f"{dir_['mean']:.1f} of {summary['horizon_days']:g}")
+    from ketasim.population.classes import CLASS_LABELS  # not at import: it loads the engine (numba)
     for name, row in summary.get("by_class", {}).items():
         label = CLASS_LABELS[name].split(":")[0]
         t.add_row(f"{label}s: share of patients", f"{100 * row['share']:.1f}%")
